@@ -1,0 +1,65 @@
+/**
+ * The API process: `npm run api`. Serves HTTP, enqueues jobs, and sweeps the files of expired
+ * tasks. Prints `listening on <url>` once it accepts connections.
+ */
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createApp } from './app.ts';
+import { ensureFirstUser } from './auth/bootstrap.ts';
+import { composeServices } from './compose.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { DEFAULT_REDIS_URL } from './redis.ts';
+
+const log = createLogger({ service: 'api' });
+
+async function main() {
+  const config = loadConfig();
+  const redisUrl = config.REDIS_URL ?? DEFAULT_REDIS_URL;
+  const services = await composeServices(config, redisUrl, 'twinlens-api');
+  await services.redis.ping();
+  await ensureFirstUser(
+    services.users,
+    { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, dataDir: config.DATA_DIR },
+    log,
+  );
+  await services.blobs.sweepTmp();
+
+  const app = createApp({ config, log, ...services });
+  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info: AddressInfo) => {
+    const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+    log.info(`listening on http://${host}:${info.port}`, { port: info.port, redis: redactUrl(redisUrl) });
+  });
+
+  const janitor = setInterval(() => {
+    services.tasks.sweepExpired().then(
+      (n) => n > 0 && log.info('swept files of expired tasks', { count: n }),
+      (err) => log.warn('janitor failed', { err }),
+    );
+  }, 60_000);
+  janitor.unref();
+
+  const stop = (signal: string) => {
+    log.info('stopping', { signal });
+    clearInterval(janitor);
+    server.close(() => {
+      services.close().finally(() => process.exit(0));
+    });
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@');
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  log.error('API failed to start', { err });
+  process.exit(1);
+});

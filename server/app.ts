@@ -1,0 +1,143 @@
+/**
+ * The HTTP app: Hono routes under /api/v1, the OpenAPI document and Swagger UI generated from
+ * the shared schemas, health checks, and the built web app. Dependencies come in from the
+ * composition root (server/api.ts), so tests and other entry points can assemble their own.
+ */
+
+import { serveStatic } from '@hono/node-server/serve-static';
+import { swaggerUI } from '@hono/swagger-ui';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
+import type { Redis } from 'ioredis';
+import type { SessionStore } from './auth/sessions.ts';
+import type { UserStore } from './auth/user-store.ts';
+import type { Config } from './config.ts';
+import { errorBody, errorHandler, sendError } from './http/errors.ts';
+import type { AppEnv } from './http/types.ts';
+import type { Logger } from './log.ts';
+import type { DetectQueue } from './queue/detect-queue.ts';
+import type { Keys } from './redis.ts';
+import { authRoutes } from './routes/auth.ts';
+import { healthRoutes } from './routes/health.ts';
+import { taskRoutes } from './routes/tasks.ts';
+import type { BlobStore } from './storage/blob-store.ts';
+import type { TaskStore } from './tasks/task-store.ts';
+
+export interface AppDeps {
+  config: Config;
+  redis: Redis;
+  keys: Keys;
+  users: UserStore;
+  sessions: SessionStore;
+  tasks: TaskStore;
+  blobs: BlobStore;
+  queue: DetectQueue;
+  log: Logger;
+}
+
+export function createApp(deps: AppDeps) {
+  const { config, log } = deps;
+  const app = new OpenAPIHono<AppEnv>();
+
+  // Request validation failures become our error format, naming the first bad field.
+  const validationHook = (
+    result: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } },
+    c: Parameters<typeof sendError>[0],
+  ) => {
+    if (!result.success) {
+      const issue = result.error?.issues[0];
+      const where = issue?.path.length ? `${issue.path.map(String).join('.')}: ` : '';
+      return sendError(c, 'invalid_request', `${where}${issue?.message ?? 'invalid request'}`);
+    }
+  };
+
+  app.onError(errorHandler(log));
+  app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    await next();
+    if (c.req.path.startsWith('/api/')) {
+      log.debug('request', {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      });
+    }
+  });
+
+  // The upload limit is enforced while the body streams in, not after it has been buffered.
+  app.use(
+    '/api/v1/tasks',
+    bodyLimit({
+      maxSize: config.MAX_UPLOAD_BYTES,
+      onError: (c) =>
+        sendError(c, 'payload_too_large', `the upload is over the limit of ${config.MAX_UPLOAD_BYTES} bytes`),
+    }),
+  );
+  app.use(
+    '/api/v1/auth/*',
+    bodyLimit({
+      maxSize: 16 * 1024,
+      onError: (c) => sendError(c, 'payload_too_large', 'the request body is too large'),
+    }),
+  );
+
+  const v1 = new OpenAPIHono<AppEnv>();
+  v1.route(
+    '/',
+    authRoutes({ users: deps.users, sessions: deps.sessions, cookieSecure: config.COOKIE_SECURE, validationHook }),
+  );
+  v1.route(
+    '/',
+    taskRoutes({
+      tasks: deps.tasks,
+      blobs: deps.blobs,
+      queue: deps.queue,
+      sessions: deps.sessions,
+      limits: {
+        maxPixels: config.MAX_IMAGE_PIXELS,
+        minSide: config.MIN_IMAGE_SIDE,
+        maxUploadBytes: config.MAX_UPLOAD_BYTES,
+      },
+      validationHook,
+    }),
+  );
+  app.route('/api/v1', v1);
+  app.route('/', healthRoutes({ redis: deps.redis, keys: deps.keys, heartbeatMs: config.WORKER_HEARTBEAT_MS }));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The token from POST /api/v1/auth/login',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'Cookie', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'twinlens_session',
+  });
+  app.doc31('/api/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Twinlens API',
+      version: '1',
+      description:
+        'Object detection on a server queue: upload an image, get a task id at once, poll the task until it is final. Every error is `{error: {code, message}}`.',
+    },
+  });
+  app.get('/api/docs', swaggerUI({ url: '/api/openapi.json' }));
+  app.all('/api/*', (c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+
+  // The web app (built by Vite into WEB_DIR); unknown paths get index.html for client routing.
+  app.use('/*', serveStatic({ root: pathRelativeToCwd(config.WEB_DIR) }));
+  app.get('/*', serveStatic({ root: pathRelativeToCwd(config.WEB_DIR), path: 'index.html' }));
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+  return app;
+}
+
+/** serveStatic resolves `root` against the working directory. */
+function pathRelativeToCwd(dir: string): string {
+  const rel = dir.startsWith(process.cwd()) ? dir.slice(process.cwd().length + 1) : dir;
+  return rel || '.';
+}

@@ -1,0 +1,49 @@
+/**
+ * The composition root: config → Redis → storage → stores → queue. Entry points (API, CLI,
+ * tests, benchmarks) build what they need from here, so wiring lives in one place.
+ */
+import type { Redis } from 'ioredis';
+import { SessionStore } from './auth/sessions.ts';
+import { UserStore } from './auth/user-store.ts';
+import type { Config } from './config.ts';
+import { DetectQueue } from './queue/detect-queue.ts';
+import { connectRedis, type Keys, keys } from './redis.ts';
+import { FsBlobStore } from './storage/fs-store.ts';
+import { TaskStore } from './tasks/task-store.ts';
+
+export interface Services {
+  redis: Redis;
+  keys: Keys;
+  blobs: FsBlobStore;
+  users: UserStore;
+  sessions: SessionStore;
+  tasks: TaskStore;
+  queue: DetectQueue;
+  close(): Promise<void>;
+}
+
+export async function composeServices(config: Config, redisUrl: string, name: string): Promise<Services> {
+  const redis = connectRedis(redisUrl, name);
+  const k = keys(config.REDIS_PREFIX);
+  const blobs = new FsBlobStore(config.DATA_DIR);
+  await blobs.init();
+  const tasks = new TaskStore(redis, k, blobs, config.TASK_TTL_SECONDS);
+  const queue = new DetectQueue(redis, {
+    prefix: config.REDIS_PREFIX,
+    attempts: config.JOB_ATTEMPTS,
+    backoffMs: config.JOB_BACKOFF_MS,
+  });
+  return {
+    redis,
+    keys: k,
+    blobs,
+    users: new UserStore(redis, k),
+    sessions: new SessionStore(redis, k, config.SESSION_TTL_SECONDS),
+    tasks,
+    queue,
+    close: async () => {
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Configuration from the environment, validated once at start. A bad value stops the process
+ * with a message naming the variable, what was given and what is expected.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const bytes = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      const m = /^(\d+(?:\.\d+)?)\s*(b|kb|k|mb|m|gb|g)?$/i.exec(v.trim());
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: 'expected a size such as 10485760, 512kb or 10mb' });
+        return z.NEVER;
+      }
+      const unit = (m[2] ?? 'b').toLowerCase();
+      const mult = unit.startsWith('g')
+        ? 1024 ** 3
+        : unit.startsWith('m')
+          ? 1024 ** 2
+          : unit.startsWith('k')
+            ? 1024
+            : 1;
+      return Math.floor(Number(m[1]) * mult);
+    });
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : Number(v)))
+    .pipe(z.number({ error: 'expected a whole number' }).int().min(min).max(max));
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v));
+
+const EnvSchema = z.object({
+  HOST: z.string().default('127.0.0.1'),
+  PORT: int(8080, 0, 65535),
+  REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_{}-]+$/)
+    .default('{twinlens}'),
+  DATA_DIR: z.string().default('./data'),
+  MODEL: z.enum(['centernet', 'null']).default('centernet'),
+  MODEL_BACKEND: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  WORKERS: int(1, 0, 64),
+  ADMIN_USERNAME: optionalString,
+  ADMIN_PASSWORD: optionalString,
+  MAX_UPLOAD_BYTES: bytes(10 * 1024 * 1024),
+  MAX_IMAGE_PIXELS: int(40_000_000, 1, 1_000_000_000),
+  MIN_IMAGE_SIDE: int(16, 1, 10_000),
+  TASK_TTL_SECONDS: int(7 * 24 * 3600, 60, 10 * 365 * 24 * 3600),
+  SESSION_TTL_SECONDS: int(7 * 24 * 3600, 60, 365 * 24 * 3600),
+  JOB_ATTEMPTS: int(3, 1, 20),
+  JOB_BACKOFF_MS: int(1000, 0, 600_000),
+  JOB_TIMEOUT_MS: int(120_000, 1000, 3_600_000),
+  WORKER_LOCK_MS: int(30_000, 1000, 600_000),
+  WORKER_HEARTBEAT_MS: int(5_000, 500, 600_000),
+  COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+  WEB_DIR: z.string().default('./dist/web'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Diagnostic: a busy-wait added to every inference, to prove long jobs do not stall. */
+  DEBUG_INFERENCE_BLOCK_MS: int(0, 0, 600_000),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config extends Omit<Env, 'DATA_DIR' | 'WEB_DIR'> {
+  DATA_DIR: string;
+  WEB_DIR: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '?');
+      return `  ${key}=${JSON.stringify(env[key] ?? '')}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration (see README, "Configuration"):\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  return { ...c, DATA_DIR: path.resolve(c.DATA_DIR), WEB_DIR: path.resolve(c.WEB_DIR) };
+}

@@ -1,0 +1,30 @@
+/** Decodes a stored image to RGB pixels for the model: EXIF-oriented, at most 2× the model input. */
+import sharp from 'sharp';
+import { decodeSizeFor, type Pixels } from '../../shared/detector/preprocess.ts';
+
+export interface Decoded {
+  pixels: Pixels & { data: Uint8Array };
+  original: { width: number; height: number };
+}
+
+export async function decodeForModel(bytes: Uint8Array, inputSize: number, maxPixels: number): Promise<Decoded> {
+  const image = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' }).autoOrient();
+  const meta = await sharp(bytes, { limitInputPixels: maxPixels }).metadata();
+  const original = meta.autoOrient ?? { width: meta.width, height: meta.height };
+  const target = decodeSizeFor(inputSize, original.width, original.height);
+  const { data, info } = await image
+    .resize(target.width, target.height, { fit: 'fill' })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    pixels: {
+      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      width: info.width,
+      height: info.height,
+      channels: 3,
+    },
+    original,
+  };
+}

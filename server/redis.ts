@@ -1,0 +1,29 @@
+/** Redis connections and the key layout (all keys share one prefix, hash-tagged for Cluster). */
+import { Redis } from 'ioredis';
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+export function connectRedis(url: string, name: string): Redis {
+  // maxRetriesPerRequest: null is what BullMQ requires for blocking connections; for ours it
+  // means commands wait for a reconnect instead of failing while Redis restarts.
+  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: false });
+}
+
+export function keys(prefix: string) {
+  return {
+    task: (id: string) => `${prefix}:task:${id}`,
+    userTasks: (userId: string) => `${prefix}:user-tasks:${userId}`,
+    taskRuns: (id: string) => `${prefix}:task-runs:${id}`,
+    /** Task ids by the time their record expires; the janitor deletes their files then. */
+    expiries: `${prefix}:task-expiries`,
+    /** Blob key → set of task ids that use it (content-addressed files are shared). */
+    blobRefs: (blobKey: string) => `${prefix}:blob-refs:${blobKey}`,
+    /** Task id → its blob keys (outlives the task record so the janitor can release them). */
+    taskBlobs: (id: string) => `${prefix}:task-blobs:${id}`,
+    users: `${prefix}:users`,
+    session: (tokenHash: string) => `${prefix}:session:${tokenHash}`,
+    workersSeen: `${prefix}:workers-seen`,
+  };
+}
+
+export type Keys = ReturnType<typeof keys>;

@@ -1,0 +1,91 @@
+/** POST /auth/login, POST /auth/logout, GET /auth/me. */
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { LoginRequestSchema, LoginResponseSchema, UserSchema } from '../../shared/contract.ts';
+import { TwinlensError } from '../../shared/errors.ts';
+import { readToken, requireUser, SESSION_COOKIE } from '../auth/middleware.ts';
+import { DUMMY_HASH_PROMISE, verifyPassword } from '../auth/passwords.ts';
+import type { SessionStore } from '../auth/sessions.ts';
+import { publicUser, type UserStore } from '../auth/user-store.ts';
+import type { AppEnv } from '../http/types.ts';
+import { bearer, errors } from './openapi-common.ts';
+
+export interface AuthDeps {
+  users: UserStore;
+  sessions: SessionStore;
+  cookieSecure: 'auto' | 'true' | 'false';
+  validationHook: NonNullable<ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]>['defaultHook'];
+}
+
+const login = createRoute({
+  method: 'post',
+  path: '/auth/login',
+  tags: ['auth'],
+  summary: 'Log in: a bearer token for API clients and a session cookie for the web app',
+  request: { body: { required: true, content: { 'application/json': { schema: LoginRequestSchema } } } },
+  responses: {
+    200: { description: 'Logged in', content: { 'application/json': { schema: LoginResponseSchema } } },
+    ...errors(400, 401),
+  },
+});
+
+const logout = createRoute({
+  method: 'post',
+  path: '/auth/logout',
+  tags: ['auth'],
+  summary: 'End this session (the token stops working)',
+  security: bearer,
+  responses: { 204: { description: 'Logged out' }, ...errors(401) },
+});
+
+const me = createRoute({
+  method: 'get',
+  path: '/auth/me',
+  tags: ['auth'],
+  summary: 'The logged-in user',
+  security: bearer,
+  responses: {
+    200: { description: 'The user', content: { 'application/json': { schema: UserSchema } } },
+    ...errors(401),
+  },
+});
+
+export function authRoutes(deps: AuthDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: deps.validationHook });
+  const auth = requireUser(deps.sessions);
+
+  app.openapi(login, async (c) => {
+    const { username, password } = c.req.valid('json');
+    const user = await deps.users.findWithHash(username);
+    // Verify against a dummy hash for unknown users so timing does not reveal who exists.
+    const ok = await verifyPassword(password, user?.password_hash ?? (await DUMMY_HASH_PROMISE));
+    if (!user || !ok) throw new TwinlensError('invalid_credentials', 'wrong username or password');
+    const pub = publicUser(user);
+    const { token, expiresAt } = await deps.sessions.create(pub);
+    const secure =
+      deps.cookieSecure === 'auto'
+        ? new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https'
+        : deps.cookieSecure === 'true';
+    setCookie(c, SESSION_COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure,
+      path: '/',
+      maxAge: deps.sessions.ttlSeconds,
+    });
+    return c.json({ token, expires_at: expiresAt.toISOString(), user: pub }, 200);
+  });
+
+  app.use(logout.path, auth);
+  app.openapi(logout, async (c) => {
+    const token = readToken(c.req.header('authorization'), getCookie(c, SESSION_COOKIE));
+    if (token) await deps.sessions.revoke(token);
+    deleteCookie(c, SESSION_COOKIE, { path: '/' });
+    return c.body(null, 204);
+  });
+
+  app.use(me.path, auth);
+  app.openapi(me, (c) => c.json(c.get('user'), 200));
+
+  return app;
+}

@@ -1,0 +1,56 @@
+/** GET /healthz: the process is up. GET /readyz: Redis answers and a worker with a model was seen recently. */
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Redis } from 'ioredis';
+import { TwinlensError } from '../../shared/errors.ts';
+import type { Keys } from '../redis.ts';
+import { errors } from './openapi-common.ts';
+
+const ReadySchema = z
+  .object({
+    status: z.literal('ready'),
+    workers: z.number().int().meta({ description: 'Workers with a loaded model seen in the last few heartbeats' }),
+    backends: z.array(z.string()),
+  })
+  .meta({ id: 'Readiness' });
+
+const healthz = createRoute({
+  method: 'get',
+  path: '/healthz',
+  tags: ['health'],
+  summary: 'Liveness: the API process is up',
+  responses: {
+    200: { description: 'Up', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } },
+  },
+});
+
+const readyz = createRoute({
+  method: 'get',
+  path: '/readyz',
+  tags: ['health'],
+  summary: 'Readiness: Redis answers and at least one worker with a loaded model is alive',
+  responses: {
+    200: { description: 'Ready', content: { 'application/json': { schema: ReadySchema } } },
+    ...errors(503),
+  },
+});
+
+export function healthRoutes(deps: { redis: Redis; keys: Keys; heartbeatMs: number }) {
+  const app = new OpenAPIHono();
+  app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200));
+  app.openapi(readyz, async (c) => {
+    try {
+      await withTimeout(deps.redis.ping(), 1000);
+    } catch {
+      throw new TwinlensError('not_ready', 'Redis does not answer');
+    }
+    const seen = await deps.redis.zrangebyscore(deps.keys.workersSeen, Date.now() - 3 * deps.heartbeatMs, '+inf');
+    if (seen.length === 0) throw new TwinlensError('not_ready', 'no worker with a loaded model has been seen recently');
+    const backends = [...new Set(seen.map((s) => (JSON.parse(s) as { model: { backend: string } }).model.backend))];
+    return c.json({ status: 'ready' as const, workers: seen.length, backends }, 200);
+  });
+  return app;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms))]);
+}

@@ -1,0 +1,75 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { type BlobArea, type BlobStore, blobKey } from './blob-store.ts';
+
+const KEY_PATTERN = /^(uploads|results)\/[0-9a-f]{2}\/[0-9a-f]{64}\.[a-z0-9]{1,5}$/;
+
+/** Content-addressed files under a data directory (a shared volume when workers are on other hosts). */
+export class FsBlobStore implements BlobStore {
+  constructor(private readonly root: string) {}
+
+  async init(): Promise<void> {
+    await fs.mkdir(path.join(this.root, 'uploads'), { recursive: true });
+    await fs.mkdir(path.join(this.root, 'results'), { recursive: true });
+    await fs.mkdir(path.join(this.root, 'tmp'), { recursive: true });
+  }
+
+  async put(area: BlobArea, bytes: Uint8Array, extension: string): Promise<string> {
+    if (!/^[a-z0-9]{1,5}$/.test(extension)) throw new Error(`bad extension ${extension}`);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    const key = blobKey(area, sha, extension);
+    const target = this.pathOf(key);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    // Write to a temporary name and rename: readers never see half a file, and a crash
+    // leaves only a tmp file (swept at start), never a truncated blob under its real key.
+    const tmp = path.join(this.root, 'tmp', `${sha}.${randomBytes(6).toString('hex')}`);
+    try {
+      await fs.writeFile(tmp, bytes, { mode: 0o640 });
+      await fs.rename(tmp, target);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    return key;
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    try {
+      return await fs.readFile(this.pathOf(key));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.pathOf(key), { force: true });
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await fs.access(this.pathOf(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Removes temporary files older than `olderThanMs` (left by a crash mid-write). */
+  async sweepTmp(olderThanMs = 3600_000): Promise<void> {
+    const dir = path.join(this.root, 'tmp');
+    const now = Date.now();
+    for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+      const file = path.join(dir, name);
+      const st = await fs.stat(file).catch(() => null);
+      if (st && now - st.mtimeMs > olderThanMs) await fs.rm(file, { force: true });
+    }
+  }
+
+  private pathOf(key: string): string {
+    // Keys are made here from hashes; refusing anything else keeps paths inside the root.
+    if (!KEY_PATTERN.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
+    return path.join(this.root, key);
+  }
+}

@@ -1,0 +1,33 @@
+/** A worker process: `npm run worker`. Run as many as the machines have cores, anywhere that reaches Redis and the storage. */
+import { ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { runWorker } from './queue/worker-process.ts';
+import { DEFAULT_REDIS_URL } from './redis.ts';
+
+const log = createLogger({ service: 'worker' });
+
+async function main() {
+  const config = loadConfig();
+  const stop = await runWorker(config, config.REDIS_URL ?? DEFAULT_REDIS_URL, log);
+  const onSignal = (signal: string) => {
+    log.info('signal received', { signal });
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error('clean stop failed', { err });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+}
+
+main().catch((err) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  log.error('worker failed to start', { err });
+  process.exit(1);
+});

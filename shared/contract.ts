@@ -1,0 +1,163 @@
+/**
+ * The one contract between the browser, the API and the workers.
+ *
+ * Zod schemas are the source of truth: TypeScript types are inferred from them and the
+ * OpenAPI document is generated from them (the `id` in `.meta()` names the component).
+ * Plain `zod` only, so the browser can import this module without the server's libraries.
+ */
+import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from './errors.ts';
+
+export const TASK_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
+export const FINAL_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'canceled'];
+
+export const TaskStatusSchema = z.enum(TASK_STATUSES).meta({
+  id: 'TaskStatus',
+  description: 'queued → running → succeeded | failed; queued or running → canceled',
+});
+export type TaskStatus = z.infer<typeof TaskStatusSchema>;
+
+export const TaskSourceSchema = z.enum(['server', 'device']).meta({
+  id: 'TaskSource',
+  description: 'Where the detection ran: the server queue or the user’s own device.',
+});
+export type TaskSource = z.infer<typeof TaskSourceSchema>;
+
+export const ErrorCodeSchema = z.enum(ERROR_CODES as [ErrorCode, ...ErrorCode[]]).meta({ id: 'ErrorCode' });
+
+export const ErrorInfoSchema = z
+  .object({
+    code: ErrorCodeSchema,
+    message: z.string().meta({ description: 'For people; may change. Branch on `code`.' }),
+  })
+  .meta({ id: 'ErrorInfo' });
+export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;
+
+export const ErrorResponseSchema = z.object({ error: ErrorInfoSchema }).meta({ id: 'ErrorResponse' });
+export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;
+
+export const ModelInfoSchema = z
+  .object({
+    name: z.string().meta({ example: 'centernet-mobilenetv3' }),
+    version: z.string().meta({ example: 'human-3.3.6' }),
+    backend: z.string().meta({
+      description: 'TensorFlow.js backend that ran the model: tensorflow, wasm, cpu, webgpu, webgl, or none',
+      example: 'wasm',
+    }),
+  })
+  .meta({ id: 'ModelInfo' });
+export type ModelInfo = z.infer<typeof ModelInfoSchema>;
+
+export const IMAGE_MIME_TYPES = ['image/jpeg', 'image/png', 'image/webp'] as const;
+export const ImageMimeSchema = z.enum(IMAGE_MIME_TYPES);
+export type ImageMime = z.infer<typeof ImageMimeSchema>;
+
+export const ImageInfoSchema = z
+  .object({
+    width: z.number().int().positive().meta({ description: 'Pixels, after EXIF orientation' }),
+    height: z.number().int().positive(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    mime: ImageMimeSchema,
+  })
+  .meta({ id: 'ImageInfo' });
+export type ImageInfo = z.infer<typeof ImageInfoSchema>;
+
+export const BoxSchema = z
+  .object({
+    x: z.number().meta({ description: 'Left edge, pixels of the original image' }),
+    y: z.number().meta({ description: 'Top edge' }),
+    width: z.number().nonnegative(),
+    height: z.number().nonnegative(),
+  })
+  .meta({ id: 'Box' });
+export type Box = z.infer<typeof BoxSchema>;
+
+export const DetectionSchema = z
+  .object({
+    label: z.string().meta({ example: 'person' }),
+    class_id: z.number().int().min(0).max(79).meta({ description: '0-based COCO class' }),
+    score: z.number().min(0).max(1),
+    box: BoxSchema,
+  })
+  .meta({ id: 'Detection' });
+export type Detection = z.infer<typeof DetectionSchema>;
+
+export const TimingsSchema = z
+  .object({
+    queue_ms: z.number().nonnegative().nullable(),
+    inference_ms: z.number().nonnegative().nullable(),
+    total_ms: z.number().nonnegative().nullable(),
+  })
+  .meta({ id: 'Timings' });
+export type Timings = z.infer<typeof TimingsSchema>;
+
+export const DEFAULT_MIN_SCORE = 0.3;
+export const DEFAULT_MAX_DETECTIONS = 20;
+export const MAX_DETECTIONS_LIMIT = 100;
+
+export const DetectParamsSchema = z
+  .object({
+    min_score: z.number().min(0).max(1).default(DEFAULT_MIN_SCORE),
+    max_detections: z.number().int().min(1).max(MAX_DETECTIONS_LIMIT).default(DEFAULT_MAX_DETECTIONS),
+  })
+  .meta({ id: 'DetectParams' });
+export type DetectParams = z.infer<typeof DetectParamsSchema>;
+
+export const TaskSchema = z
+  .object({
+    task_id: z.uuid(),
+    status: TaskStatusSchema,
+    source: TaskSourceSchema,
+    created_at: z.iso.datetime(),
+    started_at: z.iso.datetime().nullable(),
+    finished_at: z.iso.datetime().nullable(),
+    params: DetectParamsSchema,
+    model: ModelInfoSchema.nullable().meta({ description: 'Set once a worker or device has taken the task' }),
+    image: ImageInfoSchema,
+    detections: z.array(DetectionSchema),
+    timings: TimingsSchema,
+    error: ErrorInfoSchema.nullable(),
+  })
+  .meta({ id: 'Task' });
+export type Task = z.infer<typeof TaskSchema>;
+
+export const TaskListSchema = z
+  .object({
+    items: z.array(TaskSchema),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null at the end' }),
+  })
+  .meta({ id: 'TaskList' });
+export type TaskList = z.infer<typeof TaskListSchema>;
+
+export const UserSchema = z
+  .object({
+    id: z.uuid(),
+    username: z.string(),
+    role: z.enum(['admin', 'user']),
+    created_at: z.iso.datetime(),
+  })
+  .meta({ id: 'User' });
+export type User = z.infer<typeof UserSchema>;
+
+export const USERNAME_PATTERN = /^[a-zA-Z0-9_.-]{1,64}$/;
+
+export const LoginRequestSchema = z
+  .object({
+    username: z.string().regex(USERNAME_PATTERN, 'letters, digits, . _ - (1–64)'),
+    password: z.string().min(1).max(1024),
+  })
+  .meta({ id: 'LoginRequest' });
+export type LoginRequest = z.infer<typeof LoginRequestSchema>;
+
+export const LoginResponseSchema = z
+  .object({
+    token: z.string().meta({ description: 'Bearer token for API clients (the web app uses the cookie)' }),
+    expires_at: z.iso.datetime(),
+    user: UserSchema,
+  })
+  .meta({ id: 'LoginResponse' });
+export type LoginResponse = z.infer<typeof LoginResponseSchema>;
+
+export function isFinalStatus(status: TaskStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}
