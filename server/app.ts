@@ -72,8 +72,11 @@ export function createApp(deps: AppDeps) {
     '/api/v1/tasks',
     bodyLimit({
       maxSize: config.MAX_UPLOAD_BYTES,
+      // Connection: close, because the rest of the body is never read: the socket cannot be reused.
       onError: (c) =>
-        sendError(c, 'payload_too_large', `the upload is over the limit of ${config.MAX_UPLOAD_BYTES} bytes`),
+        sendError(c, 'payload_too_large', `the upload is over the limit of ${config.MAX_UPLOAD_BYTES} bytes`, {
+          Connection: 'close',
+        }),
     }),
   );
   app.use(

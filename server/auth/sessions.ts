@@ -23,7 +23,11 @@ export class SessionStore {
   async lookup(token: string): Promise<User | null> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
     const raw = await this.redis.get(this.keys.session(hashToken(token)));
-    return raw ? (JSON.parse(raw) as User) : null;
+    if (!raw) return null;
+    const user = JSON.parse(raw) as User;
+    // A removed user's sessions stop working at once, not when they expire.
+    const exists = await this.redis.hexists(this.keys.users, user.username);
+    return exists ? user : null;
   }
 
   async revoke(token: string): Promise<void> {

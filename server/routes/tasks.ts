@@ -40,7 +40,11 @@ const UploadForm = {
   type: 'object' as const,
   required: ['image'],
   properties: {
-    image: { type: 'string' as const, format: 'binary', description: 'JPEG, PNG or WebP; the type is read from the bytes' },
+    image: {
+      type: 'string' as const,
+      format: 'binary',
+      description: 'JPEG, PNG or WebP; the type is read from the bytes',
+    },
     min_score: { type: 'number' as const, minimum: 0, maximum: 1, default: DEFAULT_MIN_SCORE },
     max_detections: { type: 'integer' as const, minimum: 1, maximum: 100, default: DEFAULT_MAX_DETECTIONS },
   },

@@ -1,0 +1,66 @@
+/**
+ * `npm run cli -- users add <name> [--admin]`, `users list`, `users remove <name>`.
+ * A new user's password comes from stdin when piped (`echo pw | npm run cli -- users add bob`),
+ * else one is generated and printed once.
+ */
+
+import { generatePassword } from './auth/passwords.ts';
+import { UserStore } from './auth/user-store.ts';
+import { loadConfig } from './config.ts';
+import { connectRedis, DEFAULT_REDIS_URL, keys } from './redis.ts';
+
+const USAGE = `usage:
+  npm run cli -- users list
+  npm run cli -- users add <username> [--admin]   (password from stdin if piped, else generated)
+  npm run cli -- users remove <username>`;
+
+async function readStdin(): Promise<string | undefined> {
+  if (process.stdin.isTTY) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const s = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  return s || undefined;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [group, cmd, name, ...flags] = argv;
+  if (group !== 'users' || !cmd) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const config = loadConfig();
+  const redis = connectRedis(config.REDIS_URL ?? DEFAULT_REDIS_URL, 'twinlens-cli');
+  const users = new UserStore(redis, keys(config.REDIS_PREFIX));
+  try {
+    if (cmd === 'list') {
+      for (const u of await users.list()) process.stdout.write(`${u.username}\t${u.role}\t${u.created_at}\n`);
+      return 0;
+    }
+    if (cmd === 'add' && name) {
+      const given = await readStdin();
+      const password = given ?? generatePassword();
+      const user = await users.add(name, password, flags.includes('--admin') ? 'admin' : 'user');
+      process.stdout.write(`added ${user.username} (${user.role})${given ? '' : `; password: ${password}`}\n`);
+      return 0;
+    }
+    if (cmd === 'remove' && name) {
+      if (!(await users.remove(name))) {
+        process.stderr.write(`no user ${name}\n`);
+        return 1;
+      }
+      process.stdout.write(`removed ${name}\n`);
+      return 0;
+    }
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code));

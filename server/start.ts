@@ -1,0 +1,188 @@
+/**
+ * `npm start`: the whole system on one machine. Finds a Redis (REDIS_URL, else 127.0.0.1:6379,
+ * else starts `redis-server` with its data under DATA_DIR and AOF on), then runs the API and
+ * WORKERS worker processes, restarting any that crash, and stops them all on Ctrl-C.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { ConfigError, loadConfig } from './config.ts';
+import { createLogger } from './log.ts';
+
+const log = createLogger({ service: 'start' });
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+async function pingRedis(url: string, timeoutMs = 1000): Promise<boolean> {
+  const r = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
+function freePort(preferred: number): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => {
+      const any = net.createServer();
+      any.listen(0, '127.0.0.1', () => {
+        const port = (any.address() as net.AddressInfo).port;
+        any.close(() => resolve(port));
+      });
+    });
+    srv.listen(preferred, '127.0.0.1', () => srv.close(() => resolve(preferred)));
+  });
+}
+
+async function startOwnRedis(dataDir: string): Promise<{ url: string; proc: ChildProcess }> {
+  const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (found.error) {
+    throw new Error(
+      [
+        'No Redis is configured (REDIS_URL), none answers on 127.0.0.1:6379, and redis-server is not installed.',
+        'Install one and run `npm start` again:',
+        '  Debian/Ubuntu: sudo apt-get install redis-server',
+        '  macOS:         brew install redis',
+        'or point REDIS_URL at an existing Redis (redis://host:6379).',
+      ].join('\n'),
+    );
+  }
+  const dir = path.join(dataDir, 'redis');
+  fs.mkdirSync(dir, { recursive: true });
+  const port = await freePort(6379);
+  const proc = spawn(
+    'redis-server',
+    [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 50; i++) {
+    if (await pingRedis(url, 200)) {
+      log.info('started redis-server (AOF on)', { url, dir });
+      return { url, proc };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  proc.kill();
+  throw new Error(`redis-server did not answer on ${url}`);
+}
+
+interface Managed {
+  name: string;
+  script: string;
+  proc?: ChildProcess;
+  restarts: number;
+}
+
+async function main() {
+  const config = loadConfig();
+  fs.mkdirSync(config.DATA_DIR, { recursive: true });
+
+  let redisUrl = config.REDIS_URL;
+  let ownRedis: ChildProcess | undefined;
+  if (redisUrl) {
+    if (!(await pingRedis(redisUrl, 3000))) throw new Error(`REDIS_URL=${redisUrl} does not answer`);
+  } else if (await pingRedis('redis://127.0.0.1:6379')) {
+    redisUrl = 'redis://127.0.0.1:6379';
+    log.info('using the Redis on 127.0.0.1:6379');
+  } else {
+    const own = await startOwnRedis(config.DATA_DIR);
+    redisUrl = own.url;
+    ownRedis = own.proc;
+  }
+
+  const env = { ...process.env, REDIS_URL: redisUrl };
+  let stopping = false;
+  const children: Managed[] = [
+    { name: 'api', script: 'server/api.ts', restarts: 0 },
+    ...Array.from({ length: config.WORKERS }, (_, i) => ({
+      name: `worker-${i + 1}`,
+      script: 'server/worker.ts',
+      restarts: 0,
+    })),
+  ];
+
+  const launch = (m: Managed) => {
+    m.proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, m.script)], {
+      env,
+      stdio: 'inherit',
+      cwd: process.cwd(),
+    });
+    m.proc.on('exit', (code, signal) => {
+      if (stopping) return;
+      m.restarts++;
+      const delay = Math.min(30_000, 1000 * 2 ** Math.min(m.restarts - 1, 5));
+      log.warn(`${m.name} exited; restarting`, { code, signal, in_ms: delay });
+      setTimeout(() => !stopping && launch(m), delay);
+    });
+  };
+  children.forEach(launch);
+
+  const base = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`;
+  for (let i = 0; i < 100; i++) {
+    const ok = await fetch(`${base}/healthz`)
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) {
+      process.stderr.write(
+        `\n  Twinlens is up: ${base}/  (API docs ${base}/api/docs, readiness ${base}/readyz)\n  ${config.WORKERS} worker process(es), model ${config.MODEL}, Redis ${redisUrl}. Ctrl-C stops everything.\n\n`,
+      );
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping everything', { signal });
+    await Promise.all(
+      children.map(
+        (m) =>
+          new Promise<void>((resolve) => {
+            if (!m.proc || m.proc.exitCode !== null || m.proc.signalCode !== null) return resolve();
+            m.proc.once('exit', () => resolve());
+            m.proc.kill('SIGTERM');
+            setTimeout(() => m.proc?.kill('SIGKILL'), 15_000).unref();
+          }),
+      ),
+    );
+    if (ownRedis) {
+      ownRedis.kill('SIGTERM'); // Redis flushes its AOF on SIGTERM
+      await new Promise((r) => ownRedis?.once('exit', r));
+    }
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+});
