@@ -2,6 +2,7 @@
  * Configuration from the environment, validated once at start. A bad value stops the process
  * with a message naming the variable, what was given and what is expected.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -81,7 +82,13 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** Reads `.env` from the working directory if there is one; variables already set win. */
+export function loadDotEnv(file = '.env'): void {
+  if (fs.existsSync(file)) process.loadEnvFile(file);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  if (env === process.env) loadDotEnv();
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
