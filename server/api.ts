@@ -16,7 +16,7 @@ const log = createLogger({ service: 'api' });
 async function main() {
   const config = loadConfig();
   const redisUrl = config.REDIS_URL ?? DEFAULT_REDIS_URL;
-  const services = await composeServices(config, redisUrl, 'twinlens-api');
+  const services = await composeServices(config, redisUrl, 'twinlens-api', log);
   await services.redis.ping();
   await ensureFirstUser(
     services.users,

@@ -4,9 +4,12 @@
  * composition root (server/api.ts), so tests and other entry points can assemble their own.
  */
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Redis } from 'ioredis';
@@ -22,6 +25,7 @@ import { authRoutes } from './routes/auth.ts';
 import { healthRoutes } from './routes/health.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import type { BlobStore } from './storage/blob-store.ts';
+import type { TaskEvents } from './tasks/task-events.ts';
 import type { TaskStore } from './tasks/task-store.ts';
 
 export interface AppDeps {
@@ -33,6 +37,7 @@ export interface AppDeps {
   tasks: TaskStore;
   blobs: BlobStore;
   queue: DetectQueue;
+  events: TaskEvents;
   log: Logger;
 }
 
@@ -72,20 +77,10 @@ export function createApp(deps: AppDeps) {
     '/api/v1/tasks',
     bodyLimit({
       maxSize: config.MAX_UPLOAD_BYTES,
-      // Connection: close, because the rest of the body is never read: the socket cannot be reused.
-      onError: (c) =>
-        sendError(c, 'payload_too_large', `the upload is over the limit of ${config.MAX_UPLOAD_BYTES} bytes`, {
-          Connection: 'close',
-        }),
+      onError: tooLarge(`the upload is over the limit of ${config.MAX_UPLOAD_BYTES} bytes`),
     }),
   );
-  app.use(
-    '/api/v1/auth/*',
-    bodyLimit({
-      maxSize: 16 * 1024,
-      onError: (c) => sendError(c, 'payload_too_large', 'the request body is too large'),
-    }),
-  );
+  app.use('/api/v1/auth/*', bodyLimit({ maxSize: 16 * 1024, onError: tooLarge('the request body is too large') }));
 
   const v1 = new OpenAPIHono<AppEnv>();
   v1.route(
@@ -99,6 +94,7 @@ export function createApp(deps: AppDeps) {
       blobs: deps.blobs,
       queue: deps.queue,
       sessions: deps.sessions,
+      events: deps.events,
       limits: {
         maxPixels: config.MAX_IMAGE_PIXELS,
         minSide: config.MIN_IMAGE_SIDE,
@@ -133,8 +129,14 @@ export function createApp(deps: AppDeps) {
   app.all('/api/*', (c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 
   // The web app (built by Vite into WEB_DIR); unknown paths get index.html for client routing.
-  app.use('/*', serveStatic({ root: pathRelativeToCwd(config.WEB_DIR) }));
-  app.get('/*', serveStatic({ root: pathRelativeToCwd(config.WEB_DIR), path: 'index.html' }));
+  if (fs.existsSync(path.join(config.WEB_DIR, 'index.html'))) {
+    app.use('/*', serveStatic({ root: pathRelativeToCwd(config.WEB_DIR) }));
+    app.get('/*', serveStatic({ root: pathRelativeToCwd(config.WEB_DIR), path: 'index.html' }));
+  } else {
+    log.warn('the web app is not built; serving the API only (npm run build:web builds it)', {
+      web_dir: config.WEB_DIR,
+    });
+  }
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
   return app;
 }
@@ -143,4 +145,12 @@ export function createApp(deps: AppDeps) {
 function pathRelativeToCwd(dir: string): string {
   const rel = dir.startsWith(process.cwd()) ? dir.slice(process.cwd().length + 1) : dir;
   return rel || '.';
+}
+
+/**
+ * 413. The unread rest of the body is drained by @hono/node-server (up to 64 MB or 500 ms, then
+ * the connection is closed), so the client gets the answer and a keep-alive connection stays usable.
+ */
+function tooLarge(message: string) {
+  return (c: Context) => sendError(c, 'payload_too_large', message);
 }

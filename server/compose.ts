@@ -6,9 +6,11 @@ import type { Redis } from 'ioredis';
 import { SessionStore } from './auth/sessions.ts';
 import { UserStore } from './auth/user-store.ts';
 import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
 import { DetectQueue } from './queue/detect-queue.ts';
 import { connectRedis, type Keys, keys } from './redis.ts';
 import { FsBlobStore } from './storage/fs-store.ts';
+import { TaskEvents } from './tasks/task-events.ts';
 import { TaskStore } from './tasks/task-store.ts';
 
 export interface Services {
@@ -19,10 +21,11 @@ export interface Services {
   sessions: SessionStore;
   tasks: TaskStore;
   queue: DetectQueue;
+  events: TaskEvents;
   close(): Promise<void>;
 }
 
-export async function composeServices(config: Config, redisUrl: string, name: string): Promise<Services> {
+export async function composeServices(config: Config, redisUrl: string, name: string, log: Logger): Promise<Services> {
   const redis = connectRedis(redisUrl, name);
   const k = keys(config.REDIS_PREFIX);
   const blobs = new FsBlobStore(config.DATA_DIR);
@@ -33,6 +36,7 @@ export async function composeServices(config: Config, redisUrl: string, name: st
     attempts: config.JOB_ATTEMPTS,
     backoffMs: config.JOB_BACKOFF_MS,
   });
+  const events = new TaskEvents(redis, k.taskEvents, log);
   return {
     redis,
     keys: k,
@@ -41,7 +45,9 @@ export async function composeServices(config: Config, redisUrl: string, name: st
     sessions: new SessionStore(redis, k, config.SESSION_TTL_SECONDS),
     tasks,
     queue,
+    events,
     close: async () => {
+      await events.close();
       await queue.close();
       redis.disconnect();
     },

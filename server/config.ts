@@ -52,6 +52,9 @@ const EnvSchema = z.object({
   MODEL: z.enum(['centernet', 'null']).default('centernet'),
   MODEL_BACKEND: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   WORKERS: int(1, 0, 64),
+  /** Jobs a worker process holds at once. The model runs one at a time; a second job's decoding,
+   * drawing and storage overlap with it, so the model is never idle waiting for them. */
+  WORKER_CONCURRENCY: int(2, 1, 16),
   ADMIN_USERNAME: optionalString,
   ADMIN_PASSWORD: optionalString,
   MAX_UPLOAD_BYTES: bytes(10 * 1024 * 1024),

@@ -23,6 +23,8 @@ export function keys(prefix: string) {
     users: `${prefix}:users`,
     session: (tokenHash: string) => `${prefix}:session:${tokenHash}`,
     workersSeen: `${prefix}:workers-seen`,
+    /** Pub/sub channel: one message `{task_id, status}` per status change. */
+    taskEvents: `${prefix}:task-events`,
   };
 }
 

@@ -21,9 +21,8 @@ const PALETTE = [
 
 /** Returns a JPEG the size of the (EXIF-oriented) original. */
 export async function annotate(bytes: Uint8Array, detections: Detection[], maxPixels: number): Promise<Buffer> {
-  const base = sharp(bytes, { limitInputPixels: maxPixels }).autoOrient();
-  const { data, info } = await base.png().toBuffer({ resolveWithObject: true });
-  const { width, height } = info;
+  const meta = await sharp(bytes, { limitInputPixels: maxPixels }).metadata();
+  const { width, height } = meta.autoOrient ?? meta;
   const stroke = Math.max(2, Math.round(Math.min(width, height) / 200));
   const font = Math.max(12, Math.round(Math.min(width, height) / 30));
   const shapes = detections.map((d) => {
@@ -39,7 +38,9 @@ export async function annotate(bytes: Uint8Array, detections: Detection[], maxPi
     ].join('');
   });
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${shapes.join('')}</svg>`;
-  return sharp(data)
+  // One decode and one encode: orientation is applied before compositing.
+  return sharp(bytes, { limitInputPixels: maxPixels })
+    .autoOrient()
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .jpeg({ quality: 85 })
     .toBuffer();

@@ -52,7 +52,7 @@ export async function runWorker(config: Config, redisUrl: string, log: Logger): 
     {
       connection: connectRedis(redisUrl, `twinlens-bullmq-${id}`),
       prefix: config.REDIS_PREFIX,
-      concurrency: 1,
+      concurrency: config.WORKER_CONCURRENCY,
       lockDuration: config.WORKER_LOCK_MS,
       stalledInterval: config.WORKER_LOCK_MS,
       // A job whose worker died is put back once or twice; beyond that something is wrong with it.

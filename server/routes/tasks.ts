@@ -18,6 +18,7 @@ import type { AppEnv } from '../http/types.ts';
 import { inspectImage } from '../images/inspect.ts';
 import type { DetectQueue } from '../queue/detect-queue.ts';
 import { type BlobStore, blobKey } from '../storage/blob-store.ts';
+import type { TaskEvents } from '../tasks/task-events.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { bearer, errors } from './openapi-common.ts';
 
@@ -26,6 +27,7 @@ export interface TaskDeps {
   blobs: BlobStore;
   queue: DetectQueue;
   sessions: SessionStore;
+  events: TaskEvents;
   limits: { maxPixels: number; minSide: number; maxUploadBytes: number };
   validationHook: NonNullable<ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]>['defaultHook'];
 }
@@ -71,9 +73,14 @@ const get = createRoute({
   method: 'get',
   path: '/tasks/{id}',
   tags: ['tasks'],
-  summary: 'One task',
+  summary: 'One task; with `wait`, a long poll',
+  description:
+    'With `wait=N` (seconds, up to 60) and a task that is not final, the answer comes when its status changes or after N seconds, whichever is first: one request per status change instead of a poll every few hundred milliseconds.',
   security: bearer,
-  request: { params: IdParam },
+  request: {
+    params: IdParam,
+    query: z.object({ wait: z.coerce.number().min(0).max(60).optional() }),
+  },
   responses: { 200: { description: 'The task', content: TaskJson }, ...errors(401, 404) },
 });
 
@@ -208,8 +215,20 @@ export function taskRoutes(deps: TaskDeps) {
   });
 
   app.openapi(get, async (c) => {
-    const { task } = await ownTask(c.req.valid('param').id, c.get('user').id);
-    return c.json(task, 200);
+    const id = c.req.valid('param').id;
+    const wait = c.req.valid('query').wait ?? 0;
+    const first = await ownTask(id, c.get('user').id);
+    if (wait === 0 || isFinalStatus(first.task.status)) return c.json(first.task, 200);
+    // Listen first, then read again: a change between the two reads is not missed.
+    const listener = await deps.events.listen(id);
+    try {
+      const now = await ownTask(id, c.get('user').id);
+      if (now.task.status !== first.task.status || isFinalStatus(now.task.status)) return c.json(now.task, 200);
+      await listener.next(wait * 1000, c.req.raw.signal);
+    } finally {
+      listener.close();
+    }
+    return c.json((await ownTask(id, c.get('user').id)).task, 200);
   });
 
   app.openapi(list, async (c) => {

@@ -10,12 +10,14 @@ import type { Task, TaskStatus } from '../../shared/contract.ts';
 import type { Keys } from '../redis.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 
+// KEYS[1] task hash; ARGV: new status, new doc, event channel, event message, allowed statuses...
 const TRANSITION = `
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return -1 end
-for i = 3, #ARGV do
+for i = 5, #ARGV do
   if ARGV[i] == current then
     redis.call('HSET', KEYS[1], 'status', ARGV[1], 'doc', ARGV[2])
+    redis.call('PUBLISH', ARGV[3], ARGV[4])
     return 1
   end
 end
@@ -30,6 +32,12 @@ if redis.call('SCARD', KEYS[1]) == 0 then
 end
 return 0
 `;
+
+/** Published on every status change; the API uses it for long polls (and live events). */
+export interface TaskEvent {
+  task_id: string;
+  status: TaskStatus;
+}
 
 export interface StoredTask {
   task: Task;
@@ -74,6 +82,8 @@ export class TaskStore {
       this.keys.task(next.task_id),
       next.status,
       JSON.stringify(next),
+      this.keys.taskEvents,
+      JSON.stringify({ task_id: next.task_id, status: next.status } satisfies TaskEvent),
       ...from,
     )) as number;
     return r === 1 ? 'ok' : r === -1 ? 'missing' : 'conflict';

@@ -1,0 +1,187 @@
+/**
+ * `npm run bench:server`: the server path's throughput against the raw model, measured in one
+ * run on one machine (machines are noisy, so only same-run ratios mean much).
+ *
+ *  1. raw model: WORKERS processes running the detector back to back (no HTTP, no queue);
+ *  2. end to end: the real API + WORKERS worker processes + Redis, CLIENTS concurrent clients
+ *     each uploading and polling until the task is final;
+ *  3. the null model through the same system: the serving machinery alone.
+ *
+ * Environment: WORKERS (default: cores - 1), CLIENTS (16), TASKS (160), POLL_MS (long | ms),
+ * RAW_IMAGES (per process; default TASKS / WORKERS).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fixture, login, submit, waitForTask } from '../test/helpers/api.ts';
+import { ROOT, startSystem } from '../test/helpers/system.ts';
+
+// Default: one core left for the API, Redis and the clients (all on this machine).
+const WORKERS = Number(process.env.WORKERS ?? Math.max(1, os.availableParallelism() - 1));
+const CLIENTS = Number(process.env.CLIENTS ?? 16);
+const TASKS = Number(process.env.TASKS ?? 160);
+const RAW_IMAGES = Number(process.env.RAW_IMAGES ?? Math.ceil(TASKS / WORKERS));
+const IMAGE = 'astronaut.png';
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+async function rawModel(): Promise<{ imagesPerSec: number; backend: string }> {
+  const procs = Array.from({ length: WORKERS }, () =>
+    spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(ROOT, 'bench/raw-model.ts'),
+        path.join(ROOT, 'test/fixtures', IMAGE),
+        String(RAW_IMAGES),
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    ),
+  );
+  const lines = procs.map((p) => {
+    const queue: Record<string, unknown>[] = [];
+    const waiters: ((l: Record<string, unknown>) => void)[] = [];
+    let buf = '';
+    p.stdout.on('data', (c: Buffer) => {
+      buf += c.toString();
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const l = JSON.parse(buf.slice(0, i)) as Record<string, unknown>;
+        buf = buf.slice(i + 1);
+        const w = waiters.shift();
+        if (w) w(l);
+        else queue.push(l);
+      }
+    });
+    return () => new Promise<Record<string, unknown>>((r) => (queue.length ? r(queue.shift()!) : waiters.push(r)));
+  });
+  const ready = await Promise.all(lines.map((next) => next()));
+  const started = performance.now();
+  for (const p of procs) p.stdin.write('go\n');
+  await Promise.all(lines.map((next) => next()));
+  const wall = performance.now() - started;
+  return { imagesPerSec: (WORKERS * RAW_IMAGES) / (wall / 1000), backend: String(ready[0]?.backend) };
+}
+
+/** CPU seconds a process has used so far (Linux /proc; NaN elsewhere). */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return Number.NaN;
+  }
+}
+
+interface E2E {
+  tasksPerSec: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  uploadP50: number;
+  backend: string;
+  /** CPU ms per task: API process, all workers, this benchmark's clients. */
+  cpu: { api: number; workers: number; clients: number };
+}
+
+async function endToEnd(model: 'centernet' | 'null'): Promise<E2E> {
+  const sys = await startSystem({ workers: WORKERS, env: { MODEL: model } });
+  try {
+    const token = await login(sys.baseUrl, sys.admin.username, sys.admin.password);
+    const bytes = fixture(IMAGE);
+    // Warm-up: one task per worker, not measured.
+    await Promise.all(
+      Array.from({ length: WORKERS }, async () =>
+        waitForTask(sys.baseUrl, token, (await submit(sys.baseUrl, token, bytes)).task_id),
+      ),
+    );
+    const latencies: number[] = [];
+    const uploads: number[] = [];
+    let next = 0;
+    let backend = '';
+    const client = async () => {
+      while (next < TASKS) {
+        next++;
+        const t0 = performance.now();
+        const task = await submit(sys.baseUrl, token, bytes);
+        uploads.push(performance.now() - t0);
+        const done = await pollUntilFinal(sys.baseUrl, token, task.task_id);
+        if (done.status !== 'succeeded') throw new Error(`task ${task.task_id} ${done.status}`);
+        backend = done.model?.backend ?? '';
+        latencies.push(performance.now() - t0);
+      }
+    };
+    const cpuBefore = {
+      api: cpuSeconds(sys.api.child.pid),
+      workers: sum(sys.workers.map((w) => cpuSeconds(w.child.pid))),
+      clients: process.cpuUsage(),
+    };
+    const started = performance.now();
+    await Promise.all(Array.from({ length: CLIENTS }, client));
+    const wall = performance.now() - started;
+    const clientCpu = process.cpuUsage(cpuBefore.clients);
+    const cpu = {
+      api: ((cpuSeconds(sys.api.child.pid) - cpuBefore.api) * 1000) / TASKS,
+      workers: ((sum(sys.workers.map((w) => cpuSeconds(w.child.pid))) - cpuBefore.workers) * 1000) / TASKS,
+      clients: (clientCpu.user + clientCpu.system) / 1000 / TASKS,
+    };
+    latencies.sort((a, b) => a - b);
+    uploads.sort((a, b) => a - b);
+    return {
+      tasksPerSec: latencies.length / (wall / 1000),
+      p50: pct(latencies, 50),
+      p95: pct(latencies, 95),
+      p99: pct(latencies, 99),
+      uploadP50: pct(uploads, 50),
+      backend,
+      cpu,
+    };
+  } finally {
+    await sys.stop();
+  }
+}
+
+/** `long` (default): long polls, one request per status change; a number: a poll every that many ms. */
+const POLL_MS = process.env.POLL_MS === undefined || process.env.POLL_MS === 'long' ? -1 : Number(process.env.POLL_MS);
+
+/** What a client does: wait for the task to be final. */
+async function pollUntilFinal(baseUrl: string, token: string, id: string) {
+  return waitForTask(baseUrl, token, id, ['succeeded', 'failed', 'canceled'], 600_000, POLL_MS);
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const f = (n: number, d = 1) => n.toFixed(d);
+console.error(
+  `bench:server: ${WORKERS} worker process(es), ${CLIENTS} clients, ${TASKS} tasks, ${os.cpus().length} cores (${os.cpus()[0]?.model})`,
+);
+const raw = await rawModel();
+console.error(`raw model: ${f(raw.imagesPerSec, 2)} images/s (${raw.backend})`);
+const e2e = await endToEnd('centernet');
+console.error(`end to end: ${f(e2e.tasksPerSec, 2)} tasks/s`);
+const nul = await endToEnd('null');
+console.error(`null model: ${f(nul.tasksPerSec, 1)} tasks/s`);
+
+const rows = [
+  `| measurement | throughput | p50 ms | p95 ms | p99 ms |`,
+  `| --- | --- | --- | --- | --- |`,
+  `| raw model (${WORKERS} processes, ${raw.backend}, no HTTP/queue) | ${f(raw.imagesPerSec, 2)} images/s | | | |`,
+  `| end to end, centernet (${CLIENTS} clients) | ${f(e2e.tasksPerSec, 2)} tasks/s | ${f(e2e.p50, 0)} | ${f(e2e.p95, 0)} | ${f(e2e.p99, 0)} |`,
+  `| end to end, null model (${CLIENTS} clients) | ${f(nul.tasksPerSec, 1)} tasks/s | ${f(nul.p50, 0)} | ${f(nul.p95, 0)} | ${f(nul.p99, 0)} |`,
+  '',
+  `end to end / raw model = **${f((100 * e2e.tasksPerSec) / raw.imagesPerSec, 0)}%** (aim: ≥ 90%)`,
+  `upload (POST /tasks → 202) p50: ${f(e2e.uploadP50, 1)} ms with the model, ${f(nul.uploadP50, 1)} ms with the null model`,
+  '',
+  `CPU per task (ms): | API | workers | clients (this process) |`,
+  `| --- | --- | --- | --- |`,
+  `| centernet | ${f(e2e.cpu.api)} | ${f(e2e.cpu.workers)} | ${f(e2e.cpu.clients)} |`,
+  `| null model | ${f(nul.cpu.api)} | ${f(nul.cpu.workers)} | ${f(nul.cpu.clients)} |`,
+];
+console.log(rows.join('\n'));

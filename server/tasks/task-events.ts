@@ -1,0 +1,89 @@
+/**
+ * Status changes as they happen, from Redis pub/sub (published by TaskStore.transition).
+ * One subscriber connection per API process, fanned out to in-process listeners, so a
+ * thousand waiting clients cost one Redis connection.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.ts';
+import type { TaskEvent } from './task-store.ts';
+
+type Listener = (event: TaskEvent) => void;
+
+export interface TaskListener {
+  /** The next status change, or null after `timeoutMs` or when `signal` aborts. */
+  next(timeoutMs: number, signal?: AbortSignal): Promise<TaskEvent | null>;
+  close(): void;
+}
+
+export class TaskEvents {
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly sub: Redis;
+  private ready: Promise<unknown>;
+
+  constructor(redis: Redis, channel: string, log: Logger) {
+    this.sub = redis.duplicate({ connectionName: 'twinlens-api-events' });
+    this.ready = this.sub.subscribe(channel);
+    this.sub.on('message', (_channel: string, message: string) => {
+      let event: TaskEvent;
+      try {
+        event = JSON.parse(message) as TaskEvent;
+      } catch {
+        log.warn('malformed task event', { message });
+        return;
+      }
+      for (const l of this.listeners.get(event.task_id) ?? []) l(event);
+    });
+  }
+
+  /** Calls `listener` for each status change of the task until the returned function is called. */
+  async subscribe(taskId: string, listener: Listener): Promise<() => void> {
+    await this.ready;
+    let set = this.listeners.get(taskId);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(taskId, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.listeners.get(taskId) === set) this.listeners.delete(taskId);
+    };
+  }
+
+  /**
+   * Starts listening to one task. Events that arrive before `next()` is called are kept, so a
+   * caller can subscribe, then read the task, then wait, without missing a change in between.
+   */
+  async listen(taskId: string): Promise<TaskListener> {
+    const pending: TaskEvent[] = [];
+    let wake: (() => void) | undefined;
+    const unsubscribe = await this.subscribe(taskId, (e) => {
+      pending.push(e);
+      wake?.();
+    });
+    return {
+      next: async (timeoutMs, signal) => {
+        if (pending.length === 0 && !signal?.aborted) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, timeoutMs);
+            signal?.addEventListener('abort', done, { once: true });
+            wake = done;
+            function done() {
+              clearTimeout(timer);
+              signal?.removeEventListener('abort', done);
+              wake = undefined;
+              resolve();
+            }
+          });
+        }
+        return pending.shift() ?? null;
+      },
+      close: unsubscribe,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    this.sub.disconnect();
+  }
+}
