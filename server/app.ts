@@ -9,8 +9,6 @@ import path from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { secureHeaders } from 'hono/secure-headers';
 import type { Redis } from 'ioredis';
 import type { SessionStore } from './auth/sessions.ts';
@@ -18,6 +16,7 @@ import type { UserStore } from './auth/user-store.ts';
 import type { Config } from './config.ts';
 import { errorBody, errorHandler, sendError } from './http/errors.ts';
 import type { AppEnv } from './http/types.ts';
+import { uploadLimit } from './http/upload-limit.ts';
 import type { Logger } from './log.ts';
 import type { DetectQueue } from './queue/detect-queue.ts';
 import type { Keys } from './redis.ts';
@@ -72,15 +71,9 @@ export function createApp(deps: AppDeps) {
     }
   });
 
-  // The upload limit is enforced while the body streams in, not after it has been buffered.
-  app.use(
-    '/api/v1/tasks',
-    bodyLimit({
-      maxSize: config.MAX_UPLOAD_BYTES,
-      onError: tooLarge(`the upload is over the limit of ${config.MAX_UPLOAD_BYTES} bytes`),
-    }),
-  );
-  app.use('/api/v1/auth/*', bodyLimit({ maxSize: 16 * 1024, onError: tooLarge('the request body is too large') }));
+  // Body limits are enforced while the body streams in, not after it has been buffered.
+  app.use('/api/v1/tasks', uploadLimit({ maxBytes: config.MAX_UPLOAD_BYTES }));
+  app.use('/api/v1/auth/*', uploadLimit({ maxBytes: 16 * 1024 }));
 
   const v1 = new OpenAPIHono<AppEnv>();
   v1.route(
@@ -145,12 +138,4 @@ export function createApp(deps: AppDeps) {
 function pathRelativeToCwd(dir: string): string {
   const rel = dir.startsWith(process.cwd()) ? dir.slice(process.cwd().length + 1) : dir;
   return rel || '.';
-}
-
-/**
- * 413. The unread rest of the body is drained by @hono/node-server (up to 64 MB or 500 ms, then
- * the connection is closed), so the client gets the answer and a keep-alive connection stays usable.
- */
-function tooLarge(message: string) {
-  return (c: Context) => sendError(c, 'payload_too_large', message);
 }
