@@ -7,7 +7,8 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
 import { ensureFirstUser } from './auth/bootstrap.ts';
 import { composeServices } from './compose.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { loadConfig } from './config.ts';
+import { runMain } from './entry.ts';
 import { createLogger } from './log.ts';
 import { DEFAULT_REDIS_URL } from './redis.ts';
 
@@ -55,11 +56,4 @@ function redactUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
 
-main().catch((err) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  log.error('API failed to start', { err });
-  process.exit(1);
-});
+runMain('API', main, log);

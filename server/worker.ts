@@ -1,5 +1,6 @@
 /** A worker process: `npm run worker`. Run as many as the machines have cores, anywhere that reaches Redis and the storage. */
-import { ConfigError, loadConfig } from './config.ts';
+import { loadConfig } from './config.ts';
+import { runMain } from './entry.ts';
 import { createLogger } from './log.ts';
 import { runWorker } from './queue/worker-process.ts';
 import { DEFAULT_REDIS_URL } from './redis.ts';
@@ -23,11 +24,4 @@ async function main() {
   process.once('SIGINT', () => onSignal('SIGINT'));
 }
 
-main().catch((err) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  log.error('worker failed to start', { err });
-  process.exit(1);
-});
+runMain('worker', main, log);

@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
+import { login as loginAs } from './api.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -185,4 +187,20 @@ export function storedFiles(dataDir: string): string[] {
     }
   }
   return out.sort();
+}
+
+/**
+ * For a test file: starts the system before its tests, logs in as the admin, stops it after.
+ * Read `ctx.sys` and `ctx.token` inside tests (they are set by then).
+ */
+export function useSystem(opts: Parameters<typeof startSystem>[0] = {}): { sys: System; token: string } {
+  const ctx = {} as { sys: System; token: string };
+  beforeAll(async () => {
+    ctx.sys = await startSystem(opts);
+    ctx.token = await loginAs(ctx.sys.baseUrl, ctx.sys.admin.username, ctx.sys.admin.password);
+  });
+  afterAll(async () => {
+    await ctx.sys?.stop();
+  });
+  return ctx;
 }

@@ -1,27 +1,18 @@
 /** End to end through HTTP, the real Redis, a real worker process and the real model. */
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TaskListSchema, TaskSchema } from '../../shared/contract.ts';
-import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
+import { auth, fixture, submit, waitForTask } from '../helpers/api.ts';
 import { sidewaysWithExif } from '../helpers/images.ts';
-import { type System, startSystem, storedFiles } from '../helpers/system.ts';
+import { storedFiles, useSystem } from '../helpers/system.ts';
 
-let sys: System;
-let token: string;
-
-beforeAll(async () => {
-  sys = await startSystem({ workers: 1 });
-  token = await login(sys.baseUrl, sys.admin.username, sys.admin.password);
-});
-afterAll(async () => {
-  await sys?.stop();
-});
+const ctx = useSystem({ workers: 1 });
 
 describe('detection through the queue', () => {
   it('finds the person in astronaut.png, with a box inside the image', async () => {
-    const res = await fetch(`${sys.baseUrl}/api/v1/tasks`, {
+    const res = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks`, {
       method: 'POST',
-      headers: auth(token),
+      headers: auth(ctx.token),
       body: formWith(fixture('astronaut.png')),
     });
     expect(res.status).toBe(202);
@@ -31,8 +22,8 @@ describe('detection through the queue', () => {
     expect(res.headers.get('location')).toBe(`/api/v1/tasks/${queued.task_id}`);
     expect(queued.image).toMatchObject({ width: 512, height: 512, mime: 'image/png' });
 
-    const done = await waitForTask(sys.baseUrl, token, queued.task_id);
-    expect(done.status, sys.dump()).toBe('succeeded');
+    const done = await waitForTask(ctx.sys.baseUrl, ctx.token, queued.task_id);
+    expect(done.status, ctx.sys.dump()).toBe('succeeded');
     expect(done.model).toEqual({ name: 'centernet-mobilenetv3', version: 'human-3.3.6', backend: expect.any(String) });
     expect(['tensorflow', 'wasm']).toContain(done.model?.backend);
     const person = done.detections.find((d) => d.label === 'person');
@@ -49,12 +40,12 @@ describe('detection through the queue', () => {
   });
 
   it('finds the cup in coffee.png and draws an annotated image of the original size', async () => {
-    const task = await submit(sys.baseUrl, token, fixture('coffee.png'));
-    const done = await waitForTask(sys.baseUrl, token, task.task_id);
+    const task = await submit(ctx.sys.baseUrl, ctx.token, fixture('coffee.png'));
+    const done = await waitForTask(ctx.sys.baseUrl, ctx.token, task.task_id);
     expect(done.status).toBe('succeeded');
     expect(done.detections.map((d) => d.label)).toContain('cup');
 
-    const res = await fetch(`${sys.baseUrl}/api/v1/tasks/${task.task_id}/annotated`, { headers: auth(token) });
+    const res = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${task.task_id}/annotated`, { headers: auth(ctx.token) });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/jpeg');
     const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
@@ -65,7 +56,7 @@ describe('detection through the queue', () => {
     const drawn = await sharp(
       Buffer.from(
         await (
-          await fetch(`${sys.baseUrl}/api/v1/tasks/${task.task_id}/annotated`, { headers: auth(token) })
+          await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${task.task_id}/annotated`, { headers: auth(ctx.token) })
         ).arrayBuffer(),
       ),
     )
@@ -75,15 +66,15 @@ describe('detection through the queue', () => {
     for (let i = 0; i < original.length; i += 3) if (Math.abs((original[i] ?? 0) - (drawn[i] ?? 0)) > 60) changed++;
     expect(changed).toBeGreaterThan(500);
 
-    const img = await fetch(`${sys.baseUrl}/api/v1/tasks/${task.task_id}/image`, { headers: auth(token) });
+    const img = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${task.task_id}/image`, { headers: auth(ctx.token) });
     expect(img.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await img.arrayBuffer()).equals(fixture('coffee.png'))).toBe(true);
   });
 
   it('applies EXIF orientation before detection and reports the upright size', async () => {
-    const task = await submit(sys.baseUrl, token, await sidewaysWithExif('coffee.png'));
+    const task = await submit(ctx.sys.baseUrl, ctx.token, await sidewaysWithExif('coffee.png'));
     expect([task.image.width, task.image.height]).toEqual([600, 400]);
-    const done = await waitForTask(sys.baseUrl, token, task.task_id);
+    const done = await waitForTask(ctx.sys.baseUrl, ctx.token, task.task_id);
     expect(done.detections.map((d) => d.label)).toContain('cup');
     const cup = done.detections.find((d) => d.label === 'cup')!;
     // Upright, the cup sits in the upper middle of the 600×400 frame.
@@ -92,27 +83,29 @@ describe('detection through the queue', () => {
   });
 
   it('honours min_score and max_detections', async () => {
-    const res = await fetch(`${sys.baseUrl}/api/v1/tasks`, {
+    const res = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks`, {
       method: 'POST',
-      headers: auth(token),
+      headers: auth(ctx.token),
       body: formWith(fixture('coffee.png'), { min_score: '0.05', max_detections: '1' }),
     });
     const task = TaskSchema.parse(await res.json());
     expect(task.params).toEqual({ min_score: 0.05, max_detections: 1 });
-    const done = await waitForTask(sys.baseUrl, token, task.task_id);
+    const done = await waitForTask(ctx.sys.baseUrl, ctx.token, task.task_id);
     expect(done.detections).toHaveLength(1);
     expect(done.detections[0]?.label).toBe('cup');
   });
 
   it('lists my tasks newest first, page by page', async () => {
     const page1 = TaskListSchema.parse(
-      await (await fetch(`${sys.baseUrl}/api/v1/tasks?limit=2`, { headers: auth(token) })).json(),
+      await (await fetch(`${ctx.sys.baseUrl}/api/v1/tasks?limit=2`, { headers: auth(ctx.token) })).json(),
     );
     expect(page1.items).toHaveLength(2);
     expect(page1.next_cursor).not.toBeNull();
     const page2 = TaskListSchema.parse(
       await (
-        await fetch(`${sys.baseUrl}/api/v1/tasks?limit=10&cursor=${page1.next_cursor}`, { headers: auth(token) })
+        await fetch(`${ctx.sys.baseUrl}/api/v1/tasks?limit=10&cursor=${page1.next_cursor}`, {
+          headers: auth(ctx.token),
+        })
       ).json(),
     );
     expect(page2.items).toHaveLength(2);
@@ -122,27 +115,39 @@ describe('detection through the queue', () => {
   });
 
   it('deletes a finished task with its files; shared uploads stay while another task uses them', async () => {
-    const a = await waitForTask(sys.baseUrl, token, (await submit(sys.baseUrl, token, fixture('chelsea.png'))).task_id);
-    const b = await waitForTask(sys.baseUrl, token, (await submit(sys.baseUrl, token, fixture('chelsea.png'))).task_id);
+    const a = await waitForTask(
+      ctx.sys.baseUrl,
+      ctx.token,
+      (await submit(ctx.sys.baseUrl, ctx.token, fixture('chelsea.png'))).task_id,
+    );
+    const b = await waitForTask(
+      ctx.sys.baseUrl,
+      ctx.token,
+      (await submit(ctx.sys.baseUrl, ctx.token, fixture('chelsea.png'))).task_id,
+    );
     const upload = (f: string) => f.startsWith('uploads/') && f.includes(a.image.sha256);
-    expect(storedFiles(sys.dataDir).filter(upload)).toHaveLength(1); // content-addressed: stored once
+    expect(storedFiles(ctx.sys.dataDir).filter(upload)).toHaveLength(1); // content-addressed: stored once
 
     expect(
-      (await fetch(`${sys.baseUrl}/api/v1/tasks/${a.task_id}`, { method: 'DELETE', headers: auth(token) })).status,
+      (await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${a.task_id}`, { method: 'DELETE', headers: auth(ctx.token) }))
+        .status,
     ).toBe(204);
-    expect((await fetch(`${sys.baseUrl}/api/v1/tasks/${a.task_id}`, { headers: auth(token) })).status).toBe(404);
-    expect(storedFiles(sys.dataDir).filter(upload)).toHaveLength(1); // b still uses it
+    expect((await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${a.task_id}`, { headers: auth(ctx.token) })).status).toBe(
+      404,
+    );
+    expect(storedFiles(ctx.sys.dataDir).filter(upload)).toHaveLength(1); // b still uses it
 
     expect(
-      (await fetch(`${sys.baseUrl}/api/v1/tasks/${b.task_id}`, { method: 'DELETE', headers: auth(token) })).status,
+      (await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${b.task_id}`, { method: 'DELETE', headers: auth(ctx.token) }))
+        .status,
     ).toBe(204);
-    expect(storedFiles(sys.dataDir).filter(upload)).toHaveLength(0);
+    expect(storedFiles(ctx.sys.dataDir).filter(upload)).toHaveLength(0);
   });
 });
 
 describe('service endpoints', () => {
   it('serves the OpenAPI document generated from the shared schemas, and Swagger UI', async () => {
-    const doc = (await (await fetch(`${sys.baseUrl}/api/openapi.json`)).json()) as {
+    const doc = (await (await fetch(`${ctx.sys.baseUrl}/api/openapi.json`)).json()) as {
       paths: Record<string, unknown>;
       components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
     };
@@ -155,20 +160,20 @@ describe('service endpoints', () => {
       ]),
     );
     expect(Object.keys(doc.components.schemas.Task?.properties ?? {})).toEqual(Object.keys(TaskSchema.shape));
-    const ui = await fetch(`${sys.baseUrl}/api/docs`);
+    const ui = await fetch(`${ctx.sys.baseUrl}/api/docs`);
     expect(ui.status).toBe(200);
     expect(await ui.text()).toContain('swagger');
   });
 
   it('reports liveness and readiness with the worker’s backend', async () => {
-    expect(await (await fetch(`${sys.baseUrl}/healthz`)).json()).toEqual({ status: 'ok' });
-    const ready = (await (await fetch(`${sys.baseUrl}/readyz`)).json()) as { workers: number; backends: string[] };
+    expect(await (await fetch(`${ctx.sys.baseUrl}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = (await (await fetch(`${ctx.sys.baseUrl}/readyz`)).json()) as { workers: number; backends: string[] };
     expect(ready.workers).toBe(1);
     expect(ready.backends.length).toBe(1);
   });
 
   it('answers unknown API routes with the error format', async () => {
-    const res = await fetch(`${sys.baseUrl}/api/v1/nope`);
+    const res = await fetch(`${ctx.sys.baseUrl}/api/v1/nope`);
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { code: 'not_found', message: expect.any(String) } });
   });
