@@ -6,7 +6,7 @@
 import sharp, { type Metadata } from 'sharp';
 import type { ImageInfo } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
-import { describeUnsupported, type Sniffed, sniffImage } from './sniff.ts';
+import { describeUnsupported, type Sniffed, sniffImage } from '../../shared/sniff.ts';
 
 export interface ImageLimits {
   maxPixels: number;

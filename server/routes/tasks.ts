@@ -49,6 +49,12 @@ const UploadForm = {
     },
     min_score: { type: 'number' as const, minimum: 0, maximum: 1, default: DEFAULT_MIN_SCORE },
     max_detections: { type: 'integer' as const, minimum: 1, maximum: 100, default: DEFAULT_MAX_DETECTIONS },
+    task_id: {
+      type: 'string' as const,
+      format: 'uuid',
+      description:
+        'Optional: the client’s own id for the task (as on-device tasks have), which makes retries safe: sending the same task_id again answers with the task already made.',
+    },
   },
 };
 
@@ -65,7 +71,7 @@ const create = createRoute({
       headers: z.object({ Location: z.string() }),
       content: TaskJson,
     },
-    ...errors(400, 401, 413, 415, 422, 503),
+    ...errors(400, 401, 409, 413, 415, 422, 503),
   },
 });
 
@@ -182,6 +188,15 @@ export function taskRoutes(deps: TaskDeps) {
     if (typeof field === 'string') throw new TwinlensError('missing_image', 'the field "image" must be a file');
     if (field.size === 0) throw new TwinlensError('empty_body', 'the image file is empty');
     const params = parseParams(form);
+    const clientId = parseTaskId(form);
+    if (clientId) {
+      // The same task sent again (a retry after a lost answer, a background sync): the same answer.
+      const existing = await deps.tasks.get(clientId);
+      if (existing && existing.ownerId === user.id) {
+        return c.json(existing.task, 202, { Location: `/api/v1/tasks/${clientId}` });
+      }
+      if (existing) throw new TwinlensError('conflict', 'this task_id is taken; choose another');
+    }
 
     // Everything is validated in memory before a byte is written: a refusal leaves no file.
     const bytes = new Uint8Array(await field.arrayBuffer());
@@ -189,7 +204,7 @@ export function taskRoutes(deps: TaskDeps) {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const uploadKey = blobKey('uploads', sha256, info.extension);
     const task: Task = {
-      task_id: randomUUID(),
+      task_id: clientId ?? randomUUID(),
       status: 'queued',
       source: 'server',
       created_at: new Date().toISOString(),
@@ -203,7 +218,9 @@ export function taskRoutes(deps: TaskDeps) {
       error: null,
     };
     // Record (and claim the blob) first, then write it, then enqueue; undo on failure.
-    await deps.tasks.create(task, user.id, [uploadKey]);
+    if (!(await deps.tasks.create(task, user.id, [uploadKey]))) {
+      throw new TwinlensError('conflict', 'a task with this task_id was created at the same time; fetch it');
+    }
     try {
       await deps.blobs.put('uploads', bytes, info.extension);
       await deps.queue.enqueue({ taskId: task.task_id, ownerId: user.id, uploadKey, params });
@@ -287,6 +304,14 @@ export function taskRoutes(deps: TaskDeps) {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function parseTaskId(form: Record<string, unknown>): string | undefined {
+  const v = form.task_id;
+  if (v === undefined || v === '') return undefined;
+  if (typeof v !== 'string' || !UUID.test(v))
+    throw new TwinlensError('invalid_request', 'task_id must be a lowercase UUID');
+  return v;
+}
 
 function parseParams(form: Record<string, unknown>): DetectParams {
   const num = (name: string) => {

@@ -24,6 +24,14 @@ end
 return 0
 `;
 
+// Creates a task hash only if the id is free (clients may choose their task ids).
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'owner', ARGV[2], 'doc', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return 1
+`;
+
 const RELEASE_REF = `
 redis.call('SREM', KEYS[1], ARGV[1])
 if redis.call('SCARD', KEYS[1]) == 0 then
@@ -54,11 +62,20 @@ export class TaskStore {
     private readonly ttlSeconds: number,
   ) {}
 
-  async create(task: Task, ownerId: string, blobKeys: string[]): Promise<void> {
+  /** Creates the record; false (and nothing written) when a task with this id exists already. */
+  async create(task: Task, ownerId: string, blobKeys: string[]): Promise<boolean> {
     const createdMs = Date.parse(task.created_at);
+    const created = (await this.redis.eval(
+      CREATE,
+      1,
+      this.keys.task(task.task_id),
+      task.status,
+      ownerId,
+      JSON.stringify(task),
+      this.ttlSeconds,
+    )) as number;
+    if (created !== 1) return false;
     const m = this.redis.multi();
-    m.hset(this.keys.task(task.task_id), { status: task.status, owner: ownerId, doc: JSON.stringify(task) });
-    m.expire(this.keys.task(task.task_id), this.ttlSeconds);
     m.zadd(this.keys.userTasks(ownerId), createdMs, task.task_id);
     m.zadd(this.keys.expiries, createdMs + this.ttlSeconds * 1000, task.task_id);
     for (const key of blobKeys) {
@@ -66,6 +83,7 @@ export class TaskStore {
       m.sadd(this.keys.taskBlobs(task.task_id), key);
     }
     await m.exec();
+    return true;
   }
 
   async get(id: string): Promise<StoredTask | null> {

@@ -185,3 +185,35 @@ function formWith(bytes: Uint8Array, fields: Record<string, string> = {}): FormD
   for (const [k, v] of Object.entries(fields)) form.set(k, v);
   return form;
 }
+
+describe('client-chosen task ids', () => {
+  it('uses the client’s task_id, and answers a retry with the same task instead of a second one', async () => {
+    const id = crypto.randomUUID();
+    const send = () =>
+      fetch(`${ctx.sys.baseUrl}/api/v1/tasks`, {
+        method: 'POST',
+        headers: auth(ctx.token),
+        body: formWith(fixture('chelsea.png'), { task_id: id }),
+      });
+    const first = await send();
+    expect(first.status).toBe(202);
+    expect(((await first.json()) as { task_id: string }).task_id).toBe(id);
+    const again = await send();
+    expect(again.status).toBe(202);
+    expect(((await again.json()) as { task_id: string }).task_id).toBe(id);
+    const list = TaskListSchema.parse(
+      await (await fetch(`${ctx.sys.baseUrl}/api/v1/tasks?limit=100`, { headers: auth(ctx.token) })).json(),
+    );
+    expect(list.items.filter((t) => t.task_id === id)).toHaveLength(1);
+    expect((await waitForTask(ctx.sys.baseUrl, ctx.token, id)).status).toBe('succeeded');
+  });
+
+  it('refuses a malformed task_id', async () => {
+    const res = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks`, {
+      method: 'POST',
+      headers: auth(ctx.token),
+      body: formWith(fixture('chelsea.png'), { task_id: '../etc' }),
+    });
+    expect(res.status).toBe(400);
+  });
+});

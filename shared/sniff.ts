@@ -1,8 +1,9 @@
 /**
- * The file type is decided by its first bytes, never by its name or declared Content-Type.
+ * The file type is decided by its first bytes, never by its name or declared Content-Type
+ * (shared: the API refuses uploads with it, the web app checks files before detecting them).
  * Only JPEG, PNG and WebP are accepted; a few common others are named in the refusal.
  */
-import type { ImageMime } from '../../shared/contract.ts';
+import type { ImageMime } from './contract.ts';
 
 export interface Sniffed {
   mime: ImageMime;
