@@ -1,11 +1,47 @@
 import { defineConfig } from 'vite';
+import { VitePWA } from 'vite-plugin-pwa';
+import { assetsPlugin } from './web/build/assets-plugin.ts';
+
+const api = 'http://127.0.0.1:8080';
 
 // The web app lives in web/ and builds into dist/web, which the API server serves.
 export default defineConfig({
   root: 'web',
-  build: { outDir: '../dist/web', emptyOutDir: true },
+  build: { outDir: '../dist/web', emptyOutDir: true, target: 'es2022' },
+  worker: { format: 'es' },
   server: {
     // In development, Vite serves the page and forwards the API to the Node server.
-    proxy: { '/api': 'http://127.0.0.1:8080', '/readyz': 'http://127.0.0.1:8080', '/healthz': 'http://127.0.0.1:8080' },
+    proxy: { '/api': api, '/readyz': api, '/healthz': api },
   },
+  plugins: [
+    assetsPlugin(),
+    VitePWA({
+      strategies: 'injectManifest',
+      srcDir: 'src',
+      filename: 'sw.ts',
+      // Registered by web/src/main.ts with workbox-window.
+      injectRegister: false,
+      injectManifest: {
+        // The model's weights are ~4 MB and the wasm binaries ~2 MB each: over workbox's 2 MiB default.
+        maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
+        globPatterns: ['**/*.{js,css,html,png,svg,webmanifest,json,bin,wasm}'],
+        rollupFormat: 'es',
+      },
+      manifest: {
+        name: 'Twinlens',
+        short_name: 'Twinlens',
+        description: 'Find objects in your photos, on your device or on the server.',
+        start_url: '/',
+        scope: '/',
+        display: 'standalone',
+        background_color: '#f8fafc',
+        theme_color: '#0f766e',
+        icons: [
+          { src: '/icons/icon-192.png', sizes: '192x192', type: 'image/png' },
+          { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png' },
+          { src: '/icons/maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+        ],
+      },
+    }),
+  ],
 });

@@ -1,0 +1,55 @@
+/** The page's handle on the detection worker: promise-based calls, one worker for the page's life. */
+import type { Detection, DetectParams, ModelInfo } from '../../../shared/contract.ts';
+import type { DeviceBackend, FromWorker, GpuProbe, ToWorker } from './protocol.ts';
+
+type Reply<T extends FromWorker['type']> = Extract<FromWorker, { type: T }>;
+type Request = ToWorker extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+export class DetectionClient {
+  private worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'detection' });
+  private nextId = 1;
+  private pending = new Map<number, (m: FromWorker) => void>();
+  private loaded: Promise<Reply<'loaded'>> | undefined;
+  private loadedWith: string | undefined;
+
+  constructor() {
+    this.worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      this.pending.get(e.data.id)?.(e.data);
+      this.pending.delete(e.data.id);
+    };
+  }
+
+  private call<T extends FromWorker['type']>(req: Request, transfer: Transferable[] = []): Promise<Reply<T>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, (m) => (m.type === 'error' ? reject(new Error(m.message)) : resolve(m as Reply<T>)));
+      this.worker.postMessage({ ...req, id }, transfer);
+    });
+  }
+
+  probe(): Promise<GpuProbe> {
+    return this.call<'probed'>({ type: 'probe' }).then((m) => m.probe);
+  }
+
+  /** Loads (once) with the first backend of the list that works here. */
+  load(backends: DeviceBackend[]): Promise<Reply<'loaded'>> {
+    const key = backends.join(',');
+    if (!this.loaded || this.loadedWith !== key) {
+      this.loadedWith = key;
+      this.loaded = this.call<'loaded'>({ type: 'load', backends });
+    }
+    return this.loaded;
+  }
+
+  async detect(
+    image: Blob,
+    params: DetectParams,
+  ): Promise<{ detections: Detection[]; inferenceMs: number; width: number; height: number; model: ModelInfo }> {
+    if (!this.loaded) throw new Error('load the model first');
+    const { model } = await this.loaded;
+    // createImageBitmap applies EXIF orientation, as the server does.
+    const bitmap = await createImageBitmap(image, { imageOrientation: 'from-image' });
+    const r = await this.call<'detected'>({ type: 'detect', bitmap, params }, [bitmap]);
+    return { detections: r.detections, inferenceMs: r.inferenceMs, width: r.width, height: r.height, model };
+  }
+}

@@ -1,0 +1,21 @@
+/** Messages between the page and the detection worker. */
+import type { Detection, DetectParams, ModelInfo } from '../../../shared/contract.ts';
+
+/** What the device offers: a WebGPU adapter on real hardware, a software one, or none. */
+export interface GpuProbe {
+  webgpu: 'hardware' | 'software' | 'none';
+  adapter: string | null;
+}
+
+export type DeviceBackend = 'webgpu' | 'webgl' | 'wasm';
+
+export type ToWorker =
+  | { type: 'probe'; id: number }
+  | { type: 'load'; id: number; backends: DeviceBackend[] }
+  | { type: 'detect'; id: number; bitmap: ImageBitmap; params: DetectParams };
+
+export type FromWorker =
+  | { type: 'probed'; id: number; probe: GpuProbe }
+  | { type: 'loaded'; id: number; model: ModelInfo; loadMs: number; warmUpMs: number }
+  | { type: 'detected'; id: number; detections: Detection[]; inferenceMs: number; width: number; height: number }
+  | { type: 'error'; id: number; message: string };

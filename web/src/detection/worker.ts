@@ -1,0 +1,106 @@
+/**
+ * The detection Web Worker: owns TensorFlow.js, so inference never runs on the page's thread.
+ * It loads and warms the model once (the first task is as fast as the rest), then runs the
+ * shared detector on images the page sends as ImageBitmaps (already EXIF-oriented).
+ */
+/// <reference lib="webworker" />
+import * as tf from '@tensorflow/tfjs-core';
+import { CENTERNET, Detector } from '../../../shared/detector/detector.ts';
+import { decodeSizeFor } from '../../../shared/detector/preprocess.ts';
+import type { DeviceBackend, FromWorker, GpuProbe, ToWorker } from './protocol.ts';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+let detector: Detector | undefined;
+let loading: Promise<FromWorker & { type: 'loaded' }> | undefined;
+
+const send = (m: FromWorker) => self.postMessage(m);
+
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+}
+
+async function probe(): Promise<GpuProbe> {
+  // adapter.info is newer than the WebGPU typings in node_modules.
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
+  if (!gpu) return { webgpu: 'none', adapter: null };
+  const adapter = await gpu.requestAdapter().catch(() => null);
+  if (!adapter) return { webgpu: 'none', adapter: null };
+  const info = adapter.info ?? {};
+  const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unknown';
+  // A fallback adapter is a software rasteriser (SwiftShader): far slower than the server.
+  const software = info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
+  return { webgpu: software ? 'software' : 'hardware', adapter: name };
+}
+
+async function useBackend(name: DeviceBackend): Promise<boolean> {
+  try {
+    if (name === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');
+    else if (name === 'webgl') await import('@tensorflow/tfjs-backend-webgl');
+    else {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      wasm.setWasmPaths('/tfjs/');
+    }
+    if (!(await tf.setBackend(name))) return false;
+    await tf.ready();
+    return tf.getBackend() === name;
+  } catch {
+    return false;
+  }
+}
+
+async function load(id: number, backends: DeviceBackend[]) {
+  const started = performance.now();
+  let chosen: DeviceBackend | undefined;
+  for (const b of backends) {
+    if (await useBackend(b)) {
+      chosen = b;
+      break;
+    }
+  }
+  if (!chosen) throw new Error(`none of these backends works here: ${backends.join(', ')}`);
+  detector = await Detector.load(`/models/${CENTERNET.files.json}`);
+  const warmStart = performance.now();
+  await detector.warmUp();
+  const warmUpMs = performance.now() - warmStart;
+  return { type: 'loaded' as const, id, model: detector.info(), loadMs: warmStart - started, warmUpMs };
+}
+
+async function detect(bitmap: ImageBitmap, params: Parameters<Detector['detect']>[2]) {
+  if (!detector) throw new Error('the model is not loaded');
+  const original = { width: bitmap.width, height: bitmap.height };
+  const size = decodeSizeFor(CENTERNET.inputSize, bitmap.width, bitmap.height);
+  const canvas = new OffscreenCanvas(size.width, size.height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  if (!ctx) throw new Error('no 2D canvas in this worker');
+  ctx.drawImage(bitmap, 0, 0, size.width, size.height);
+  bitmap.close();
+  const { data } = ctx.getImageData(0, 0, size.width, size.height);
+  const r = await detector.detect({ data, width: size.width, height: size.height, channels: 4 }, original, params);
+  return { ...r, ...original };
+}
+
+self.onmessage = async (e: MessageEvent<ToWorker>) => {
+  const msg = e.data;
+  try {
+    if (msg.type === 'probe') send({ type: 'probed', id: msg.id, probe: await probe() });
+    else if (msg.type === 'load') {
+      loading ??= load(msg.id, msg.backends);
+      send({ ...(await loading), id: msg.id });
+    } else {
+      const r = await detect(msg.bitmap, msg.params);
+      send({
+        type: 'detected',
+        id: msg.id,
+        detections: r.detections,
+        inferenceMs: r.inferenceMs,
+        width: r.width,
+        height: r.height,
+      });
+    }
+  } catch (err) {
+    if (msg.type === 'load') loading = undefined;
+    send({ type: 'error', id: msg.id, message: (err as Error).message ?? String(err) });
+  }
+};

@@ -1,0 +1,76 @@
+/**
+ * The history, in IndexedDB (idb): every Task from both paths, with its image and a thumbnail,
+ * and the server-route tasks that wait for the network. Used by the page and the service worker.
+ */
+import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
+import type { DetectParams, Task } from '../../shared/contract.ts';
+
+export interface HistoryEntry {
+  task: Task;
+  image: Blob;
+  thumbnail: Blob;
+  /** Set while a server-route task waits to be uploaded (offline, or the upload failed). */
+  pending?: { params: DetectParams; attempts: number; lastError?: string };
+  updated_at: number;
+}
+
+interface Schema extends DBSchema {
+  history: { key: string; value: HistoryEntry; indexes: { by_created: string } };
+}
+
+let dbPromise: Promise<IDBPDatabase<Schema>> | undefined;
+
+function db(): Promise<IDBPDatabase<Schema>> {
+  dbPromise ??= openDB<Schema>('twinlens', 1, {
+    upgrade(database) {
+      const store = database.createObjectStore('history', { keyPath: 'task.task_id' });
+      store.createIndex('by_created', 'task.created_at');
+    },
+  });
+  return dbPromise;
+}
+
+export async function putEntry(entry: HistoryEntry): Promise<void> {
+  await (await db()).put('history', { ...entry, updated_at: Date.now() });
+}
+
+export async function getEntry(taskId: string): Promise<HistoryEntry | undefined> {
+  return (await db()).get('history', taskId);
+}
+
+/** Applies a newer version of a task (from the server, events or a push) to its entry, if we have it. */
+export async function updateTask(task: Task): Promise<HistoryEntry | undefined> {
+  const d = await db();
+  const tx = d.transaction('history', 'readwrite');
+  const entry = await tx.store.get(task.task_id);
+  if (entry) {
+    entry.task = task;
+    entry.updated_at = Date.now();
+    await tx.store.put(entry);
+  }
+  await tx.done;
+  return entry;
+}
+
+/** Newest first. */
+export async function listEntries(): Promise<HistoryEntry[]> {
+  return (await (await db()).getAllFromIndex('history', 'by_created')).reverse();
+}
+
+export async function pendingEntries(): Promise<HistoryEntry[]> {
+  return (await listEntries()).filter((e) => e.pending);
+}
+
+export async function deleteEntry(taskId: string): Promise<void> {
+  await (await db()).delete('history', taskId);
+}
+
+export async function clearHistory(): Promise<void> {
+  await (await db()).clear('history');
+}
+
+/** The history as JSON: the Tasks themselves (images stay on the device). */
+export async function exportJson(): Promise<string> {
+  const tasks = (await listEntries()).map((e) => e.task);
+  return JSON.stringify({ exported_at: new Date().toISOString(), tasks }, null, 2);
+}

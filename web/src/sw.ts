@@ -1,0 +1,88 @@
+/**
+ * The service worker: precaches the app shell, the model and the wasm binaries (so the app opens
+ * and detects on the device offline), sends server-route tasks queued offline (Background Sync),
+ * and turns Web Push messages into history updates and notifications, even with no page open.
+ */
+/// <reference lib="webworker" />
+import { clientsClaim } from 'workbox-core';
+import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching';
+import { NavigationRoute, registerRoute } from 'workbox-routing';
+import { type Task, TaskSchema } from '../../shared/contract.ts';
+import { SYNC_TAG, uploadPending } from './server/pending.ts';
+import { updateTask } from './store.ts';
+
+declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: (string | { url: string; revision: string | null })[] };
+
+precacheAndRoute(self.__WB_MANIFEST);
+cleanupOutdatedCaches();
+registerRoute(
+  new NavigationRoute(createHandlerBoundToURL('/index.html'), { denylist: [/^\/api\//, /^\/readyz/, /^\/healthz/] }),
+);
+self.skipWaiting();
+clientsClaim();
+
+async function tellPages(message: { type: 'task-updated'; task: Task } | { type: 'pending-sent' }) {
+  for (const client of await self.clients.matchAll({ type: 'window' })) client.postMessage(message);
+}
+
+interface SyncEvent extends ExtendableEvent {
+  tag: string;
+}
+
+self.addEventListener('sync', (event) => {
+  const e = event as SyncEvent;
+  if (e.tag !== SYNC_TAG) return;
+  e.waitUntil(
+    uploadPending().then(async (sent) => {
+      if (sent.length) await tellPages({ type: 'pending-sent' });
+    }),
+  );
+});
+
+self.addEventListener('push', (event) => {
+  event.waitUntil(
+    (async () => {
+      let task: Task;
+      try {
+        const message = event.data?.json() as { type?: string; task?: unknown } | undefined;
+        if (message?.type !== 'task') return;
+        task = TaskSchema.parse(message.task);
+      } catch {
+        return;
+      }
+      await updateTask(task);
+      await tellPages({ type: 'task-updated', task });
+      const found = task.detections.map((d) => d.label);
+      const body =
+        task.status === 'succeeded'
+          ? found.length
+            ? `Found ${[...new Set(found)].join(', ')}`
+            : 'Nothing found'
+          : task.status === 'failed'
+            ? `Failed: ${task.error?.message ?? 'unknown error'}`
+            : `Task ${task.status}`;
+      await self.registration.showNotification('Twinlens: detection finished', {
+        body,
+        tag: task.task_id,
+        icon: '/icons/icon-192.png',
+        data: { task_id: task.task_id },
+      });
+    })(),
+  );
+});
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const id = (event.notification.data as { task_id?: string } | null)?.task_id;
+  const url = id ? `/?task=${id}` : '/';
+  event.waitUntil(
+    (async () => {
+      const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+      const open = windows[0];
+      if (open) {
+        await open.focus();
+        open.postMessage({ type: 'open-task', task_id: id });
+      } else await self.clients.openWindow(url);
+    })(),
+  );
+});
