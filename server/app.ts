@@ -21,6 +21,7 @@ import type { Logger } from './log.ts';
 import type { DetectQueue } from './queue/detect-queue.ts';
 import type { Keys } from './redis.ts';
 import { authRoutes } from './routes/auth.ts';
+import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import type { BlobStore } from './storage/blob-store.ts';
@@ -96,6 +97,7 @@ export function createApp(deps: AppDeps) {
       validationHook,
     }),
   );
+  v1.route('/', eventRoutes({ tasks: deps.tasks, sessions: deps.sessions, events: deps.events, log, validationHook }));
   app.route('/api/v1', v1);
   app.route('/', healthRoutes({ redis: deps.redis, keys: deps.keys, heartbeatMs: config.WORKER_HEARTBEAT_MS }));
 
@@ -115,7 +117,7 @@ export function createApp(deps: AppDeps) {
       title: 'Twinlens API',
       version: '1',
       description:
-        'Object detection on a server queue: upload an image, get a task id at once, poll the task until it is final. Every error is `{error: {code, message}}`.',
+        'Object detection on a server queue: upload an image, get a task id at once, then poll the task, or follow its events, until it is final. Every error is `{error: {code, message}}`.',
     },
   });
   app.get('/api/docs', swaggerUI({ url: '/api/openapi.json' }));
