@@ -10,6 +10,9 @@ import { composeServices } from './compose.ts';
 import { loadConfig } from './config.ts';
 import { runMain } from './entry.ts';
 import { createLogger } from './log.ts';
+import { PushNotifier } from './push/push-notifier.ts';
+import { PushSender } from './push/push-sender.ts';
+import { loadVapidKeys } from './push/vapid-keys.ts';
 import { DEFAULT_REDIS_URL } from './redis.ts';
 
 const log = createLogger({ service: 'api' });
@@ -25,8 +28,16 @@ async function main() {
     log,
   );
   await services.blobs.sweepTmp();
+  const vapid = await loadVapidKeys(config.DATA_DIR, log);
+  const notifier = new PushNotifier({
+    ...services,
+    subscriptions: services.pushSubscriptions,
+    sender: new PushSender(vapid, config.VAPID_SUBJECT),
+    log,
+  });
+  await notifier.start();
 
-  const app = createApp({ config, log, ...services });
+  const app = createApp({ config, log, ...services, vapidPublicKey: vapid.publicKey });
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info: AddressInfo) => {
     const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
     log.info(`listening on http://${host}:${info.port}`, { port: info.port, redis: redactUrl(redisUrl) });
@@ -44,7 +55,10 @@ async function main() {
     log.info('stopping', { signal });
     clearInterval(janitor);
     server.close(() => {
-      services.close().finally(() => process.exit(0));
+      notifier
+        .stop()
+        .then(() => services.close())
+        .finally(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 5000).unref();
   };

@@ -18,11 +18,13 @@ import { errorBody, errorHandler, sendError } from './http/errors.ts';
 import type { AppEnv } from './http/types.ts';
 import { uploadLimit } from './http/upload-limit.ts';
 import type { Logger } from './log.ts';
+import type { PushSubscriptionStore } from './push/subscription-store.ts';
 import type { DetectQueue } from './queue/detect-queue.ts';
 import type { Keys } from './redis.ts';
 import { authRoutes } from './routes/auth.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { pushRoutes } from './routes/push.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import type { TaskEvents } from './tasks/task-events.ts';
@@ -38,6 +40,9 @@ export interface AppDeps {
   blobs: BlobStore;
   queue: DetectQueue;
   events: TaskEvents;
+  pushSubscriptions: PushSubscriptionStore;
+  /** The VAPID public key (base64url) browsers subscribe with. */
+  vapidPublicKey: string;
   log: Logger;
 }
 
@@ -75,6 +80,7 @@ export function createApp(deps: AppDeps) {
   // Body limits are enforced while the body streams in, not after it has been buffered.
   app.use('/api/v1/tasks', uploadLimit({ maxBytes: config.MAX_UPLOAD_BYTES }));
   app.use('/api/v1/auth/*', uploadLimit({ maxBytes: 16 * 1024 }));
+  app.use('/api/v1/push/*', uploadLimit({ maxBytes: 16 * 1024 }));
 
   const v1 = new OpenAPIHono<AppEnv>();
   v1.route(
@@ -98,6 +104,15 @@ export function createApp(deps: AppDeps) {
     }),
   );
   v1.route('/', eventRoutes({ tasks: deps.tasks, sessions: deps.sessions, events: deps.events, log, validationHook }));
+  v1.route(
+    '/',
+    pushRoutes({
+      sessions: deps.sessions,
+      subscriptions: deps.pushSubscriptions,
+      vapidPublicKey: deps.vapidPublicKey,
+      validationHook,
+    }),
+  );
   app.route('/api/v1', v1);
   app.route('/', healthRoutes({ redis: deps.redis, keys: deps.keys, heartbeatMs: config.WORKER_HEARTBEAT_MS }));
 
@@ -117,7 +132,7 @@ export function createApp(deps: AppDeps) {
       title: 'Twinlens API',
       version: '1',
       description:
-        'Object detection on a server queue: upload an image, get a task id at once, then poll the task, or follow its events, until it is final. Every error is `{error: {code, message}}`.',
+        'Object detection on a server queue: upload an image, get a task id at once, then poll the task, or follow its events, until it is final; or be told by Web Push. Every error is `{error: {code, message}}`.',
     },
   });
   app.get('/api/docs', swaggerUI({ url: '/api/openapi.json' }));

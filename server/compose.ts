@@ -7,6 +7,7 @@ import { SessionStore } from './auth/sessions.ts';
 import { UserStore } from './auth/user-store.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
+import { PushSubscriptionStore } from './push/subscription-store.ts';
 import { DetectQueue } from './queue/detect-queue.ts';
 import { connectRedis, type Keys, keys } from './redis.ts';
 import { FsBlobStore } from './storage/fs-store.ts';
@@ -22,6 +23,7 @@ export interface Services {
   tasks: TaskStore;
   queue: DetectQueue;
   events: TaskEvents;
+  pushSubscriptions: PushSubscriptionStore;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export async function composeServices(config: Config, redisUrl: string, name: st
     tasks,
     queue,
     events,
+    pushSubscriptions: new PushSubscriptionStore(redis, k),
     close: async () => {
       await events.close();
       await queue.close();

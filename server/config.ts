@@ -70,6 +70,17 @@ const EnvSchema = z.object({
   COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
   WEB_DIR: z.string().default('./dist/web'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Who runs this server, for push services (sent in the VAPID token; Apple refuses https://localhost). */
+  VAPID_SUBJECT: optionalString
+    .transform((v) => v ?? 'mailto:admin@localhost')
+    .pipe(
+      z
+        .string()
+        .refine(
+          (v) => /^(mailto:|https:\/\/)/.test(v) && URL.canParse(v),
+          'expected a mailto: address or an https:// URL',
+        ),
+    ),
   /** Diagnostic: a busy-wait added to every inference, to prove long jobs do not stall. */
   DEBUG_INFERENCE_BLOCK_MS: int(0, 0, 600_000),
 });

@@ -25,6 +25,14 @@ export function keys(prefix: string) {
     workersSeen: `${prefix}:workers-seen`,
     /** Pub/sub channel: one message `{task_id, status}` per status change. */
     taskEvents: `${prefix}:task-events`,
+    /** User id → hash of endpoint → push subscription JSON. */
+    pushSubscriptions: (userId: string) => `${prefix}:push-subs:${userId}`,
+    /** User id → sorted set of endpoints by when they were (re)subscribed, to drop the oldest over the cap. */
+    pushSubscriptionOrder: (userId: string) => `${prefix}:push-subs-order:${userId}`,
+    /** SHA-256 of an endpoint → the user it belongs to (a browser has one endpoint, whoever logs in on it). */
+    pushEndpointOwner: (endpointHash: string) => `${prefix}:push-endpoint:${endpointHash}`,
+    /** Task id → set once by the API process that sends its push (SET NX), so no other one sends it too. */
+    pushSent: (taskId: string) => `${prefix}:push-sent:${taskId}`,
   };
 }
 

@@ -161,3 +161,50 @@ export type LoginResponse = z.infer<typeof LoginResponseSchema>;
 export function isFinalStatus(status: TaskStatus): boolean {
   return FINAL_STATUSES.includes(status);
 }
+
+/** A Web Push subscription, as the browser's `PushSubscription.toJSON()` gives it. */
+export const PushSubscriptionSchema = z
+  .object({
+    endpoint: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .max(2048)
+      .meta({ description: 'The push service URL the browser was given', example: 'https://push.example/send/abc' }),
+    expirationTime: z.number().nullable().optional(),
+    keys: z.object({
+      p256dh: z
+        .string()
+        .regex(/^B[A-Za-z0-9_-]{86}=?$/, 'must be an uncompressed P-256 public key (65 bytes), base64url')
+        .meta({ description: 'The browser’s ECDH public key, base64url' }),
+      auth: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{22}(==)?$/, 'must be 16 bytes, base64url')
+        .meta({ description: 'The authentication secret, base64url' }),
+    }),
+  })
+  .meta({ id: 'PushSubscription' });
+export type PushSubscription = z.infer<typeof PushSubscriptionSchema>;
+
+export const PushUnsubscribeSchema = PushSubscriptionSchema.pick({ endpoint: true }).meta({ id: 'PushUnsubscribe' });
+export type PushUnsubscribe = z.infer<typeof PushUnsubscribeSchema>;
+
+export const PushPublicKeySchema = z
+  .object({
+    public_key: z.string().meta({
+      description: 'The server’s VAPID public key (base64url): the `applicationServerKey` for `pushManager.subscribe`',
+    }),
+  })
+  .meta({ id: 'PushPublicKey' });
+export type PushPublicKey = z.infer<typeof PushPublicKeySchema>;
+
+/** Sent (encrypted) to every subscription of the owner when a server task becomes final. */
+export const PushMessageSchema = z
+  .object({
+    type: z.literal('task'),
+    task: TaskSchema,
+    detections_omitted: z.number().int().nonnegative().meta({
+      description:
+        'Detections left out (the lowest scores) to keep the message small; GET the task for all of them when not 0',
+    }),
+  })
+  .meta({ id: 'PushMessage' });
+export type PushMessage = z.infer<typeof PushMessageSchema>;

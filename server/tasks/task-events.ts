@@ -17,10 +17,16 @@ export interface TaskListener {
 
 export class TaskEvents {
   private readonly listeners = new Map<string, Set<Listener>>();
+  /** Listeners to every task's changes (the push notifier). */
+  private readonly allListeners = new Set<Listener>();
   private readonly sub: Redis;
   private ready: Promise<unknown>;
 
-  constructor(redis: Redis, channel: string, log: Logger) {
+  constructor(
+    redis: Redis,
+    channel: string,
+    private readonly log: Logger,
+  ) {
     this.sub = redis.duplicate({ connectionName: 'twinlens-api-events' });
     this.ready = this.sub.subscribe(channel);
     this.sub.on('message', (_channel: string, message: string) => {
@@ -31,7 +37,8 @@ export class TaskEvents {
         log.warn('malformed task event', { message });
         return;
       }
-      for (const l of this.listeners.get(event.task_id) ?? []) l(event);
+      for (const l of this.listeners.get(event.task_id) ?? []) this.call(l, event);
+      for (const l of this.allListeners) this.call(l, event);
     });
   }
 
@@ -48,6 +55,24 @@ export class TaskEvents {
       set.delete(listener);
       if (set.size === 0 && this.listeners.get(taskId) === set) this.listeners.delete(taskId);
     };
+  }
+
+  /** Calls `listener` for every status change of every task until the returned function is called. */
+  async subscribeAll(listener: Listener): Promise<() => void> {
+    await this.ready;
+    this.allListeners.add(listener);
+    return () => {
+      this.allListeners.delete(listener);
+    };
+  }
+
+  /** One listener's mistake must not keep the event from the others (or crash the process). */
+  private call(listener: Listener, event: TaskEvent): void {
+    try {
+      listener(event);
+    } catch (err) {
+      this.log.error('task event listener failed', { err, task_id: event.task_id });
+    }
   }
 
   /**
@@ -84,6 +109,7 @@ export class TaskEvents {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.allListeners.clear();
     this.sub.disconnect();
   }
 }

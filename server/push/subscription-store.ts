@@ -1,0 +1,72 @@
+/**
+ * Push subscriptions per user in Redis: a hash endpoint → subscription and a sorted set of
+ * endpoints by when they were last (re)subscribed, so that past the cap the oldest go (browsers
+ * replace subscriptions now and then; the old ones would pile up). An endpoint belongs to one
+ * user at a time: a browser that someone else logs in on moves to them, so the first user's
+ * tasks are not announced on a device they have left.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { type PushSubscription, PushSubscriptionSchema } from '../../shared/contract.ts';
+import type { Keys } from '../redis.ts';
+
+export const MAX_SUBSCRIPTIONS_PER_USER = 20;
+
+// KEYS: the user's hash, their order set, the endpoint's owner key; ARGV: endpoint, user id.
+const REMOVE = `
+local removed = redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('DEL', KEYS[3]) end
+return removed
+`;
+
+export class PushSubscriptionStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly maxPerUser = MAX_SUBSCRIPTIONS_PER_USER,
+  ) {}
+
+  /** Adds or refreshes the subscription (the same endpoint again replaces it). */
+  async add(userId: string, sub: PushSubscription): Promise<void> {
+    const ownerKey = this.keys.pushEndpointOwner(endpointHash(sub.endpoint));
+    const previous = await this.redis.get(ownerKey);
+    if (previous && previous !== userId) await this.remove(previous, sub.endpoint);
+    const stored: PushSubscription = { endpoint: sub.endpoint, keys: sub.keys };
+    await this.redis
+      .multi()
+      .hset(this.keys.pushSubscriptions(userId), sub.endpoint, JSON.stringify(stored))
+      .zadd(this.keys.pushSubscriptionOrder(userId), Date.now(), sub.endpoint)
+      .set(ownerKey, userId)
+      .exec();
+    const excess = await this.redis.zrange(this.keys.pushSubscriptionOrder(userId), 0, -(this.maxPerUser + 1));
+    for (const endpoint of excess) await this.remove(userId, endpoint);
+  }
+
+  /** Removes the user's subscription with this endpoint; true if there was one. */
+  async remove(userId: string, endpoint: string): Promise<boolean> {
+    const removed = (await this.redis.eval(
+      REMOVE,
+      3,
+      this.keys.pushSubscriptions(userId),
+      this.keys.pushSubscriptionOrder(userId),
+      this.keys.pushEndpointOwner(endpointHash(endpoint)),
+      endpoint,
+      userId,
+    )) as number;
+    return removed === 1;
+  }
+
+  async list(userId: string): Promise<PushSubscription[]> {
+    const raw = await this.redis.hvals(this.keys.pushSubscriptions(userId));
+    return raw.flatMap((json) => {
+      const parsed = PushSubscriptionSchema.safeParse(JSON.parse(json));
+      return parsed.success ? [parsed.data] : [];
+    });
+  }
+}
+
+/** Endpoints are long URLs; a hash keeps the owner keys short. */
+function endpointHash(endpoint: string): string {
+  return createHash('sha256').update(endpoint).digest('hex');
+}
