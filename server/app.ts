@@ -110,6 +110,7 @@ export function createApp(deps: AppDeps) {
       sessions: deps.sessions,
       subscriptions: deps.pushSubscriptions,
       vapidPublicKey: deps.vapidPublicKey,
+      allowHttpEndpoints: config.PUSH_ALLOW_HTTP === 'true',
       validationHook,
     }),
   );

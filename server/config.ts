@@ -71,6 +71,8 @@ const EnvSchema = z.object({
   WEB_DIR: z.string().default('./dist/web'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Who runs this server, for push services (sent in the VAPID token; Apple refuses https://localhost). */
+  /** Accept plain-http push endpoints (a local push service in tests); https only otherwise. */
+  PUSH_ALLOW_HTTP: z.enum(['true', 'false']).default('false'),
   VAPID_SUBJECT: optionalString
     .transform((v) => v ?? 'mailto:admin@localhost')
     .pipe(

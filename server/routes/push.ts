@@ -18,6 +18,9 @@ export interface PushDeps {
   sessions: SessionStore;
   subscriptions: PushSubscriptionStore;
   vapidPublicKey: string;
+  /** Plain-http endpoints only when allowed (tests, a local push service): the server POSTs to
+   * whatever URL a user gives, so by default only https push services are accepted. */
+  allowHttpEndpoints: boolean;
   validationHook: NonNullable<ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]>['defaultHook'];
 }
 
@@ -65,6 +68,9 @@ export function pushRoutes(deps: PushDeps) {
     const sub = c.req.valid('json');
     // The schema checks the shape; a key that is not a curve point would fail every push, silently.
     if (!isP256Point(sub.keys.p256dh)) throw new TwinlensError('invalid_request', 'keys.p256dh: not a P-256 point');
+    if (!deps.allowHttpEndpoints && new URL(sub.endpoint).protocol !== 'https:') {
+      throw new TwinlensError('invalid_request', 'endpoint: push services are reached over https');
+    }
     await deps.subscriptions.add(c.get('user').id, sub);
     return c.body(null, 201);
   });

@@ -70,7 +70,7 @@ export async function exportedTasks(page: Page): Promise<unknown[]> {
 }
 
 export async function logIn(page: Page, username: string, password: string): Promise<void> {
-  await page.click('#account button');
+  await page.click('#account button:has-text("Log in")');
   await page.fill('#login input[name="username"]', username);
   await page.fill('#login input[name="password"]', password);
   await page.click('#login button[type="submit"]');

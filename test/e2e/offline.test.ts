@@ -51,7 +51,9 @@ it('a server-route task made offline waits, and completes when the network retur
   const row = page.locator('#history li.task').first();
   await expect.poll(() => row.textContent()).toContain('waiting for the network');
   const id = (await row.getAttribute('data-task-id')) ?? '';
-  const before = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${id}`, { headers: { authorization: `Bearer ${ctx.token}` } });
+  const before = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${id}`, {
+    headers: { authorization: `Bearer ${ctx.token}` },
+  });
   expect(before.status).toBe(404); // nothing reached the server
 
   await context.setOffline(false);
@@ -60,6 +62,8 @@ it('a server-route task made offline waits, and completes when the network retur
   const task = (await exportedTasks(page)).map((t) => TaskSchema.parse(t)).find((t) => t.task_id === id);
   expect(task?.source).toBe('server');
   expect(task?.detections.map((d) => d.label)).toContain('cup');
-  const after = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${id}`, { headers: { authorization: `Bearer ${ctx.token}` } });
+  const after = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${id}`, {
+    headers: { authorization: `Bearer ${ctx.token}` },
+  });
   expect(TaskSchema.parse(await after.json()).status).toBe('succeeded'); // the same task id on both sides
 });

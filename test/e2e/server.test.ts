@@ -37,6 +37,8 @@ it('Auto without WebGPU: upload → queued → succeeded through the events, box
   expect(task?.status).toBe('succeeded');
   expect(['wasm', 'tensorflow']).toContain(task?.model?.backend);
   // The same task, as the server has it.
-  const res = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${id}`, { headers: { authorization: `Bearer ${ctx.token}` } });
+  const res = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${id}`, {
+    headers: { authorization: `Bearer ${ctx.token}` },
+  });
   expect(TaskSchema.parse(await res.json())).toEqual(task);
 });

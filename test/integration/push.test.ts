@@ -12,7 +12,8 @@ import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
 import { type LocalPushService, makeSubscriber, startPushService } from '../helpers/push-service.ts';
 import { type Proc, spawnScript, useSystem } from '../helpers/system.ts';
 
-const ctx = useSystem({ workers: 1 });
+// The test's push service is plain http on loopback.
+const ctx = useSystem({ workers: 1, env: { PUSH_ALLOW_HTTP: 'true' } });
 let pushService: LocalPushService;
 let secondApi: Proc | undefined;
 

@@ -8,6 +8,7 @@ import { DetectionClient } from './detection/client.ts';
 import type { DeviceBackend, GpuProbe } from './detection/protocol.ts';
 import { ApiError, followTask, login, logout, me, uploadTaskWithProgress } from './server/api.ts';
 import { SYNC_TAG, uploadPending } from './server/pending.ts';
+import { enablePush } from './server/push.ts';
 import {
   clearHistory,
   deleteEntry,
@@ -64,8 +65,14 @@ el.route.addEventListener('change', () => {
   void describeRoute();
 });
 
+// Diagnostics and benchmarks: `?backends=wasm` (or webgl, webgpu) narrows "On this device".
+const onlyBackends = new URLSearchParams(location.search)
+  .get('backends')
+  ?.split(',')
+  .filter((b): b is DeviceBackend => b === 'webgpu' || b === 'webgl' || b === 'wasm');
+
 function backendsFor(r: Route): DeviceBackend[] | null {
-  if (r === 'device') return ['webgpu', 'webgl', 'wasm'];
+  if (r === 'device') return onlyBackends?.length ? onlyBackends : ['webgpu', 'webgl', 'wasm'];
   if (r === 'auto' && probe.webgpu === 'hardware') return ['webgpu'];
   return null; // the server
 }
@@ -89,8 +96,10 @@ async function describeRoute(): Promise<void> {
     const loaded = await detection.load(backends);
     el.where.textContent = `Detecting on this device with ${loaded.model.backend}${probe.adapter && loaded.model.backend === 'webgpu' ? ` (${probe.adapter}${probe.webgpu === 'software' ? ', software' : ''})` : ''}; model ready in ${Math.round(loaded.loadMs + loaded.warmUpMs)} ms.`;
     el.where.dataset.backend = loaded.model.backend;
+    el.where.dataset.readyMs = String(Math.round(loaded.loadMs + loaded.warmUpMs));
   } catch (err) {
     el.where.textContent = `This device cannot run the model: ${(err as Error).message}`;
+    el.where.dataset.backend = 'none';
   }
 }
 
@@ -102,6 +111,17 @@ async function refreshAccount(): Promise<void> {
   button.type = 'button';
   if (user) {
     el.account.append(`${user.username} `);
+    if ('Notification' in window && Notification.permission !== 'denied') {
+      const notify = document.createElement('button');
+      notify.className = 'button';
+      notify.type = 'button';
+      notify.textContent = 'Notify me';
+      notify.title = 'Get a notification when a server task finishes, even with this page closed';
+      notify.onclick = async () => {
+        el.where.textContent = await enablePush();
+      };
+      el.account.append(notify);
+    }
     button.textContent = 'Log out';
     button.onclick = async () => {
       await logout();
@@ -136,14 +156,20 @@ $('login-cancel').addEventListener('click', () => el.login.close());
 async function refresh(): Promise<void> {
   const entries = await listEntries();
   el.empty.hidden = entries.length > 0;
-  renderHistory(el.history, entries, progress, {
-    open: (id) => void openResult(id),
-    remove: async (id) => {
-      await deleteEntry(id);
-      if (openTaskId === id) closeResult();
-      await refresh();
+  renderHistory(
+    el.history,
+    entries,
+    progress,
+    {
+      open: (id) => void openResult(id),
+      remove: async (id) => {
+        await deleteEntry(id);
+        if (openTaskId === id) closeResult();
+        await refresh();
+      },
     },
-  }, Number(el.minScore.value));
+    Number(el.minScore.value),
+  );
   if (openTaskId) await showResult(openTaskId);
 }
 
@@ -333,8 +359,14 @@ window.addEventListener('online', () => void sendPending());
 
 // ---- input: picker, camera, drag and drop, paste -------------------------------------------
 
-el.files.addEventListener('change', () => el.files.files && void submit(el.files.files));
-el.camera.addEventListener('change', () => el.camera.files && void submit(el.camera.files));
+for (const input of [el.files, el.camera]) {
+  input.addEventListener('change', () => {
+    const files = [...(input.files ?? [])];
+    // Cleared so that choosing the same photo again fires `change` again.
+    input.value = '';
+    void submit(files);
+  });
+}
 el.drop.addEventListener('dragover', (e) => {
   e.preventDefault();
   el.drop.classList.add('over');

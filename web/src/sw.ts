@@ -7,7 +7,8 @@
 import { clientsClaim } from 'workbox-core';
 import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching';
 import { NavigationRoute, registerRoute } from 'workbox-routing';
-import { type Task, TaskSchema } from '../../shared/contract.ts';
+import { DEFAULT_MIN_SCORE, PushMessageSchema, type Task } from '../../shared/contract.ts';
+import { getTask } from './server/api.ts';
 import { SYNC_TAG, uploadPending } from './server/pending.ts';
 import { updateTask } from './store.ts';
 
@@ -44,15 +45,18 @@ self.addEventListener('push', (event) => {
     (async () => {
       let task: Task;
       try {
-        const message = event.data?.json() as { type?: string; task?: unknown } | undefined;
-        if (message?.type !== 'task') return;
-        task = TaskSchema.parse(message.task);
+        const message = PushMessageSchema.parse(event.data?.json());
+        task = message.task;
+        // Big results arrive trimmed; the whole task is one request away (the cookie goes along).
+        if (message.detections_omitted > 0) task = await getTask(task.task_id).catch(() => task);
       } catch {
         return;
       }
       await updateTask(task);
       await tellPages({ type: 'task-updated', task });
-      const found = task.detections.map((d) => d.label);
+      if (task.status === 'canceled') return; // the user did that; nothing to announce
+      // Tasks keep low scores for the slider; the notification names what the app shows by default.
+      const found = task.detections.filter((d) => d.score >= DEFAULT_MIN_SCORE).map((d) => d.label);
       const body =
         task.status === 'succeeded'
           ? found.length

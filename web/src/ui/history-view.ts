@@ -33,7 +33,9 @@ export function renderHistory(
       img.src = thumbUrl(entry);
       img.alt = '';
       const body = document.createElement('div');
-      const labels = [...new Set(t.detections.filter((d) => d.score >= minScore).map((d) => d.label))].slice(0, 4).join(', ');
+      const labels = [...new Set(t.detections.filter((d) => d.score >= minScore).map((d) => d.label))]
+        .slice(0, 4)
+        .join(', ');
       const title = document.createElement('div');
       title.className = 'title';
       title.textContent = t.status === 'succeeded' ? labels || 'Nothing found' : (t.error?.message ?? 'Photo');

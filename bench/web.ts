@@ -1,0 +1,96 @@
+/**
+ * `npm run bench:web`: detection in headless Chromium, per backend the machine offers, beside the
+ * server path, on the same photo, in one run. For each backend: the model's load + warm-up time,
+ * the first inference after it, and the steady-state p50 of the next ones; for the server path:
+ * end-to-end latency (upload → result in the page) and the worker's inference time.
+ * Environment: RUNS (steady-state inferences per backend, default 5), IMAGE (a test fixture).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { type Task, TaskSchema } from '../shared/contract.ts';
+import { chooseRoute, exportedTasks, logIn, openApp } from '../test/e2e/browser.ts';
+import { FIXTURES } from '../test/helpers/api.ts';
+import { startSystem } from '../test/helpers/system.ts';
+
+const RUNS = Number(process.env.RUNS ?? 5);
+const IMAGE = process.env.IMAGE ?? 'astronaut.png';
+const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? Number.NaN;
+const f = (n: number | null | undefined) => (n == null || Number.isNaN(n) ? '–' : `${Math.round(n)}`);
+
+async function runTasks(
+  page: Awaited<ReturnType<typeof openApp>>['page'],
+  n: number,
+): Promise<{ tasks: Task[]; wall: number[] }> {
+  const wall: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const before = await page.locator('#history li.task').count();
+    const t0 = performance.now();
+    await page.setInputFiles('#files', path.join(FIXTURES, IMAGE));
+    await page.waitForFunction(
+      (count) => {
+        const rows = document.querySelectorAll('#history li.task');
+        const first = rows[0] as HTMLElement | undefined;
+        return rows.length > count && (first?.dataset.status === 'succeeded' || first?.dataset.status === 'failed');
+      },
+      before,
+      { timeout: 600_000, polling: 20 },
+    );
+    wall.push(performance.now() - t0);
+    if (process.env.DEBUG) console.error(`  run ${i + 1}/${n}: ${Math.round(wall.at(-1) ?? 0)} ms`);
+  }
+  const tasks = (await exportedTasks(page))
+    .map((t) => TaskSchema.parse(t))
+    .reverse()
+    .slice(-n);
+  return { tasks, wall };
+}
+
+const sys = await startSystem({ workers: 1 });
+const rows: string[] = [];
+try {
+  for (const backend of ['webgpu', 'webgl', 'wasm'] as const) {
+    const b = await openApp(`${sys.baseUrl}/?backends=${backend}`, { webgpu: backend === 'webgpu' });
+    try {
+      await chooseRoute(b.page, 'device');
+      await b.page.waitForSelector('#where[data-backend]', { timeout: 300_000 });
+      const got = await b.page.getAttribute('#where', 'data-backend');
+      if (got !== backend) {
+        rows.push(`| ${backend} | not offered here | | | |`);
+        continue;
+      }
+      const readyMs = Number(await b.page.getAttribute('#where', 'data-ready-ms'));
+      const adapter =
+        backend === 'webgpu' ? ` (${(await b.page.textContent('#where'))?.match(/\(([^)]*)\)/)?.[1] ?? ''})` : '';
+      const { tasks } = await runTasks(b.page, RUNS + 1);
+      const inference = tasks.map((t) => t.timings.inference_ms ?? Number.NaN);
+      console.error(`${backend}: ready ${readyMs} ms, inference ${inference.map(f).join(', ')} ms`);
+      rows.push(`| ${backend}${adapter} | ${f(readyMs)} | ${f(inference[0])} | ${f(p50(inference.slice(1)))} | |`);
+    } finally {
+      await b.close();
+    }
+  }
+  // The server path, from the same browser without WebGPU (Auto → server).
+  const b = await openApp(sys.baseUrl, { webgpu: false });
+  try {
+    await logIn(b.page, sys.admin.username, sys.admin.password);
+    await chooseRoute(b.page, 'server');
+    const { tasks, wall } = await runTasks(b.page, RUNS + 1);
+    const inference = tasks.map((t) => t.timings.inference_ms ?? Number.NaN);
+    rows.push(
+      `| server (${tasks[0]?.model?.backend ?? '?'}, 1 worker) | (worker warm at start) | ${f(inference[0])} | ${f(p50(inference.slice(1)))} | ${f(p50(wall.slice(1)))} |`,
+    );
+  } finally {
+    await b.close();
+  }
+} finally {
+  await sys.stop();
+}
+
+console.log(
+  `bench:web, ${IMAGE}, ${RUNS} steady-state runs, ${os.cpus().length} cores (${os.cpus()[0]?.model}), headless Chromium\n`,
+);
+console.log(
+  '| backend | model load + warm-up ms | first inference ms | steady p50 inference ms | end to end p50 ms (pick → result shown) |',
+);
+console.log('| --- | --- | --- | --- | --- |');
+console.log(rows.join('\n'));

@@ -1,0 +1,87 @@
+/**
+ * Web Push in real Chromium: a push delivered to the service worker (DevTools protocol
+ * ServiceWorker.deliverPushMessage) updates the history and shows a notification with no page open.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type Task, TaskSchema } from '../../shared/contract.ts';
+import { FIXTURES, waitForTask } from '../helpers/api.ts';
+import { useSystem } from '../helpers/system.ts';
+import { type Browser, chooseRoute, logIn, openApp } from './browser.ts';
+
+const ctx = useSystem({ workers: 0 });
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await openApp(ctx.sys.baseUrl, { webgpu: false });
+  // What the user grants when they turn notifications on.
+  await browser.context.grantPermissions(['notifications'], { origin: ctx.sys.baseUrl });
+  await browser.page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+it('a push for a finished server task updates the history and shows a notification, with no app page open', async () => {
+  const { page, context } = browser;
+  await logIn(page, ctx.sys.admin.username, ctx.sys.admin.password);
+  await chooseRoute(page, 'server');
+  await page.setInputFiles('#files', path.join(FIXTURES, 'astronaut.png'));
+  const row = page.locator('#history li.task[data-status="queued"]').first();
+  await row.waitFor();
+  const id = (await row.getAttribute('data-task-id')) ?? '';
+
+  // Leave the app: only a same-origin non-app page stays (to read IndexedDB and talk to DevTools).
+  await page.goto(`${ctx.sys.baseUrl}/healthz`);
+  await ctx.sys.startWorker();
+  const finished: Task = await waitForTask(ctx.sys.baseUrl, ctx.token, id);
+  expect(finished.status).toBe('succeeded');
+  expect(await storedStatus(id)).toBe('queued'); // no page follows it any more
+
+  const cdp = await context.newCDPSession(page);
+  const registrationId = await new Promise<string>((resolve) => {
+    cdp.on(
+      'ServiceWorker.workerRegistrationUpdated',
+      (e: { registrations: { registrationId: string; scopeURL: string }[] }) => {
+        const reg = e.registrations.find((r) => r.scopeURL.startsWith(ctx.sys.baseUrl));
+        if (reg) resolve(reg.registrationId);
+      },
+    );
+    void cdp.send('ServiceWorker.enable');
+  });
+  await cdp.send('ServiceWorker.deliverPushMessage', {
+    origin: new URL(ctx.sys.baseUrl).origin,
+    registrationId,
+    data: JSON.stringify({ type: 'task', task: finished, detections_omitted: 0 }),
+  });
+
+  await expect.poll(() => storedStatus(id), { timeout: 15_000 }).toBe('succeeded');
+  const notifications = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.getRegistration('/');
+    return (await reg?.getNotifications())?.map((n) => ({ title: n.title, body: n.body, tag: n.tag })) ?? [];
+  });
+  expect(notifications).toContainEqual({ title: 'Twinlens: detection finished', body: 'Found person', tag: id });
+});
+
+/** The task's status in the app's IndexedDB history, read from a same-origin page. */
+async function storedStatus(id: string): Promise<string | null> {
+  const raw = await browser.page.evaluate(
+    (taskId) =>
+      new Promise<unknown>((resolve, reject) => {
+        const open = indexedDB.open('twinlens');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const get = open.result.transaction('history').objectStore('history').get(taskId);
+          get.onsuccess = () => {
+            resolve((get.result as { task?: unknown } | undefined)?.task ?? null);
+            open.result.close();
+          };
+          get.onerror = () => reject(get.error);
+        };
+      }),
+    id,
+  );
+  return raw ? TaskSchema.parse(raw).status : null;
+}
