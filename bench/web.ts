@@ -61,10 +61,12 @@ try {
       const readyMs = Number(await b.page.getAttribute('#where', 'data-ready-ms'));
       const adapter =
         backend === 'webgpu' ? ` (${(await b.page.textContent('#where'))?.match(/\(([^)]*)\)/)?.[1] ?? ''})` : '';
-      const { tasks } = await runTasks(b.page, RUNS + 1);
+      const { tasks, wall } = await runTasks(b.page, RUNS + 1);
       const inference = tasks.map((t) => t.timings.inference_ms ?? Number.NaN);
       console.error(`${backend}: ready ${readyMs} ms, inference ${inference.map(f).join(', ')} ms`);
-      rows.push(`| ${backend}${adapter} | ${f(readyMs)} | ${f(inference[0])} | ${f(p50(inference.slice(1)))} | |`);
+      rows.push(
+        `| ${backend}${adapter} | ${f(readyMs)} | ${f(inference[0])} | ${f(p50(inference.slice(1)))} | ${f(p50(wall.slice(1)))} |`,
+      );
     } finally {
       await b.close();
     }

@@ -27,9 +27,13 @@ try {
     await logIn(page, sys.admin.username, sys.admin.password);
     await chooseRoute(page, 'server');
     await page.setInputFiles('#files', [path.join(FIXTURES, 'astronaut.png'), path.join(FIXTURES, 'chelsea.png')]);
-    await page.waitForFunction(() => document.querySelectorAll('#history li.task[data-status="succeeded"]').length >= 3, null, {
-      timeout: 120_000,
-    });
+    await page.waitForFunction(
+      () => document.querySelectorAll('#history li.task[data-status="succeeded"]').length >= 3,
+      null,
+      {
+        timeout: 120_000,
+      },
+    );
     await page.click('#history li.task >> nth=0');
     await page.waitForSelector('#result canvas[data-boxes]');
     await page.screenshot({ path: out('server-result-and-history.png'), fullPage: true });
