@@ -1,5 +1,5 @@
 /** What the history keeps of a photo: its ImageInfo (as the server computes it) and a thumbnail. */
-import { DEFAULT_MAX_DETECTIONS, DEFAULT_MIN_SCORE, type ImageInfo, type Task } from '../../../shared/contract.ts';
+import { DEFAULT_MAX_DETECTIONS, type ImageInfo, type Task } from '../../../shared/contract.ts';
 import { describeUnsupported, sniffImage } from '../../../shared/sniff.ts';
 
 export async function inspect(file: Blob): Promise<{ image: ImageInfo; thumbnail: Blob }> {
@@ -27,6 +27,7 @@ export function newTask(source: Task['source'], image: ImageInfo): Task {
     created_at: new Date().toISOString(),
     started_at: null,
     finished_at: null,
+    // A low threshold: the result view's slider filters from here without running the model again.
     params: { min_score: 0.05, max_detections: DEFAULT_MAX_DETECTIONS },
     model: null,
     image,
@@ -35,5 +36,3 @@ export function newTask(source: Task['source'], image: ImageInfo): Task {
     error: null,
   };
 }
-
-export { DEFAULT_MIN_SCORE };
