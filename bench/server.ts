@@ -93,7 +93,7 @@ interface E2E {
 }
 
 async function endToEnd(model: 'centernet' | 'null'): Promise<E2E> {
-  const sys = await startSystem({ workers: WORKERS, env: { MODEL: model } });
+  const sys = await startSystem({ workers: WORKERS, env: { MODEL: model, RATE_LIMIT_PER_MINUTE: '0' } });
   try {
     const token = await login(sys.baseUrl, sys.admin.username, sys.admin.password);
     const bytes = fixture(IMAGE);

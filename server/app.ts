@@ -14,6 +14,7 @@ import type { Redis } from 'ioredis';
 import type { SessionStore } from './auth/sessions.ts';
 import type { UserStore } from './auth/user-store.ts';
 import type { Config } from './config.ts';
+import { admission } from './http/admission.ts';
 import { errorBody, errorHandler, sendError } from './http/errors.ts';
 import type { AppEnv } from './http/types.ts';
 import { uploadLimit } from './http/upload-limit.ts';
@@ -95,6 +96,13 @@ export function createApp(deps: AppDeps) {
       queue: deps.queue,
       sessions: deps.sessions,
       events: deps.events,
+      admission: admission({
+        redis: deps.redis,
+        keys: deps.keys,
+        queue: deps.queue,
+        maxQueueDepth: config.MAX_QUEUE_DEPTH,
+        ratePerMinute: config.RATE_LIMIT_PER_MINUTE,
+      }),
       limits: {
         maxPixels: config.MAX_IMAGE_PIXELS,
         minSide: config.MIN_IMAGE_SIDE,

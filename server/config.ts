@@ -67,6 +67,10 @@ const EnvSchema = z.object({
   JOB_TIMEOUT_MS: int(120_000, 1000, 3_600_000),
   WORKER_LOCK_MS: int(30_000, 1000, 600_000),
   WORKER_HEARTBEAT_MS: int(5_000, 500, 600_000),
+  /** Backpressure: POST /tasks answers 503 queue_full while this many jobs wait (waiting + delayed). */
+  MAX_QUEUE_DEPTH: int(1000, 1, 10_000_000),
+  /** Task creations per user per minute (429 rate_limited beyond); 0 = no limit. */
+  RATE_LIMIT_PER_MINUTE: int(120, 0, 1_000_000),
   COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
   WEB_DIR: z.string().default('./dist/web'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

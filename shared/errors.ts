@@ -22,6 +22,9 @@ export const ERROR_STATUS = {
   image_undecodable: 422,
   image_too_large: 422,
   image_too_small: 422,
+  // backpressure (both come with Retry-After)
+  rate_limited: 429,
+  queue_full: 503,
   // server side
   internal: 500,
   not_ready: 503,

@@ -1,7 +1,7 @@
 /** Bits every route description shares: error responses and the security requirement. */
 import { ErrorResponseSchema } from '../../shared/contract.ts';
 
-const errorContent = { 'application/json': { schema: ErrorResponseSchema } };
+export const errorContent = { 'application/json': { schema: ErrorResponseSchema } };
 
 export function errors(...statuses: number[]) {
   const descriptions: Record<number, string> = {

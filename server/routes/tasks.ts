@@ -1,6 +1,7 @@
 /** The task resource: create (upload), read, list, cancel/delete, and its two images. */
 import { createHash, randomUUID } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import {
   DEFAULT_MAX_DETECTIONS,
   DEFAULT_MIN_SCORE,
@@ -20,7 +21,7 @@ import type { DetectQueue } from '../queue/detect-queue.ts';
 import { type BlobStore, blobKey } from '../storage/blob-store.ts';
 import type { TaskEvents } from '../tasks/task-events.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
-import { bearer, errors } from './openapi-common.ts';
+import { bearer, errorContent, errors } from './openapi-common.ts';
 
 export interface TaskDeps {
   tasks: TaskStore;
@@ -28,6 +29,8 @@ export interface TaskDeps {
   queue: DetectQueue;
   sessions: SessionStore;
   events: TaskEvents;
+  /** Backpressure on POST /tasks (rate limit, queue depth), run before the body is read. */
+  admission?: MiddlewareHandler<AppEnv>;
   limits: { maxPixels: number; minSide: number; maxUploadBytes: number };
   validationHook: NonNullable<ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]>['defaultHook'];
 }
@@ -71,7 +74,19 @@ const create = createRoute({
       headers: z.object({ Location: z.string() }),
       content: TaskJson,
     },
-    ...errors(400, 401, 409, 413, 415, 422, 503),
+    ...errors(400, 401, 409, 413, 415, 422),
+    429: {
+      description:
+        'Too many tasks from this user in the last minute (`rate_limited`); `Retry-After` says when to try again.',
+      headers: z.object({ 'Retry-After': z.string() }),
+      content: errorContent,
+    },
+    503: {
+      description:
+        'The queue is full (`queue_full`, with `Retry-After`: an estimate in seconds) or the server is not ready.',
+      headers: z.object({ 'Retry-After': z.string().optional() }),
+      content: errorContent,
+    },
   },
 });
 
@@ -158,6 +173,7 @@ export function taskRoutes(deps: TaskDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: deps.validationHook });
   app.use('/tasks', requireUser(deps.sessions));
   app.use('/tasks/*', requireUser(deps.sessions));
+  if (deps.admission) app.use('/tasks', deps.admission);
 
   /** The task if it exists and belongs to the caller; 404 otherwise (never reveal others' ids). */
   const ownTask = async (id: string, userId: string) => {
