@@ -103,12 +103,19 @@ export function spawnScript(script: string, env: Record<string, string>, args: s
   };
 }
 
-export async function startSystem(opts: { workers?: number; env?: Record<string, string> } = {}): Promise<System> {
+export async function startSystem(
+  opts: {
+    workers?: number;
+    env?: Record<string, string> /** A Redis of the test's own (fault tests). */;
+    redisUrl?: string;
+  } = {},
+): Promise<System> {
+  const redisUrl = opts.redisUrl ?? REDIS_URL;
   const prefix = `{tltest-${randomBytes(4).toString('hex')}}`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-test-'));
   const admin = { username: 'alice', password: randomBytes(12).toString('base64url') };
   const env: Record<string, string> = {
-    REDIS_URL,
+    REDIS_URL: redisUrl,
     REDIS_PREFIX: prefix,
     DATA_DIR: dataDir,
     PORT: '0',
@@ -123,7 +130,7 @@ export async function startSystem(opts: { workers?: number; env?: Record<string,
   const api = spawnScript('server/api.ts', env);
   const listening = await api.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
   const baseUrl = String(listening.msg).replace('listening on ', '');
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const workers: Proc[] = [];
 
   const system: System = {
@@ -142,7 +149,8 @@ export async function startSystem(opts: { workers?: number; env?: Record<string,
       return w;
     },
     async stop() {
-      const all = [api, ...workers];
+      // system.api, not api: a test may have replaced the API process (faults-api-restart).
+      const all = [system.api, ...workers];
       for (const p of all) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
       await Promise.all(
         all.map((p) =>
@@ -156,7 +164,7 @@ export async function startSystem(opts: { workers?: number; env?: Record<string,
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
     dump() {
-      return [`--- api`, ...api.logs, ...workers.flatMap((w, i) => [`--- worker ${i}`, ...w.logs])].join('\n');
+      return [`--- api`, ...system.api.logs, ...workers.flatMap((w, i) => [`--- worker ${i}`, ...w.logs])].join('\n');
     },
   };
   try {
