@@ -131,6 +131,8 @@ export async function startSystem(
   const listening = await api.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
   const baseUrl = String(listening.msg).replace('listening on ', '');
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  // Fault tests stop Redis on purpose: this client reconnects; its connection errors are noise.
+  redis.on('error', () => {});
   const workers: Proc[] = [];
 
   const system: System = {
