@@ -19,13 +19,17 @@ import { errorBody, errorHandler, sendError } from './http/errors.ts';
 import type { AppEnv } from './http/types.ts';
 import { uploadLimit } from './http/upload-limit.ts';
 import type { Logger } from './log.ts';
+import { apiMetrics } from './metrics/api-metrics.ts';
 import type { PushSubscriptionStore } from './push/subscription-store.ts';
 import type { DetectQueue } from './queue/detect-queue.ts';
 import type { Keys } from './redis.ts';
+import { ADMIN_QUEUES_PATH, adminQueueRoutes } from './routes/admin-queues.ts';
 import { authRoutes } from './routes/auth.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { pushRoutes } from './routes/push.ts';
+import { statsRoutes } from './routes/stats.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import type { BlobStore } from './storage/blob-store.ts';
 import type { TaskEvents } from './tasks/task-events.ts';
@@ -65,16 +69,35 @@ export function createApp(deps: AppDeps) {
 
   app.onError(errorHandler(log));
   app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
+  const metrics = apiMetrics({
+    redis: deps.redis,
+    keys: deps.keys,
+    queue: deps.queue,
+    heartbeatMs: config.WORKER_HEARTBEAT_MS,
+  });
+  app.use('*', metrics.http);
+  // One JSON line per API request: info when it did not succeed (with the error code), debug otherwise.
   app.use('*', async (c, next) => {
     const started = performance.now();
     await next();
-    if (c.req.path.startsWith('/api/')) {
-      log.debug('request', {
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        ms: Math.round(performance.now() - started),
-      });
+    const p = c.req.path;
+    if (!p.startsWith('/api/') && !p.startsWith('/admin/')) return;
+    const status = c.res.status;
+    const fields: Record<string, unknown> = { method: c.req.method, path: p, status };
+    fields.ms = Math.round(performance.now() - started);
+    const taskId = /^\/api\/v1\/tasks\/([^/]+)/.exec(p)?.[1];
+    if (taskId) fields.task_id = taskId;
+    if (status < 200 || status >= 300) {
+      if (status >= 400 && c.res.headers.get('content-type')?.startsWith('application/json')) {
+        const body = (await c.res
+          .clone()
+          .json()
+          .catch(() => null)) as { error?: { code?: unknown } } | null;
+        if (typeof body?.error?.code === 'string') fields.error_code = body.error.code;
+      }
+      log.info('request', fields);
+    } else {
+      log.debug('request', fields);
     }
   });
 
@@ -122,7 +145,19 @@ export function createApp(deps: AppDeps) {
       validationHook,
     }),
   );
+  v1.route(
+    '/',
+    statsRoutes({
+      redis: deps.redis,
+      keys: deps.keys,
+      queue: deps.queue,
+      sessions: deps.sessions,
+      heartbeatMs: config.WORKER_HEARTBEAT_MS,
+    }),
+  );
   app.route('/api/v1', v1);
+  app.route('/', metricsRoutes({ registry: metrics.registry, token: config.METRICS_TOKEN }));
+  app.route(ADMIN_QUEUES_PATH, adminQueueRoutes({ queue: deps.queue, sessions: deps.sessions }));
   app.route('/', healthRoutes({ redis: deps.redis, keys: deps.keys, heartbeatMs: config.WORKER_HEARTBEAT_MS }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', {

@@ -74,6 +74,10 @@ const EnvSchema = z.object({
   COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
   WEB_DIR: z.string().default('./dist/web'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** If set, GET /metrics (API and workers) wants `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: optionalString,
+  /** A worker serves its own /metrics on this port (on HOST); 0 = not served. */
+  WORKER_METRICS_PORT: int(0, 0, 65535),
   /** Who runs this server, for push services (sent in the VAPID token; Apple refuses https://localhost). */
   /** Accept plain-http push endpoints (a local push service in tests); https only otherwise. */
   PUSH_ALLOW_HTTP: z.enum(['true', 'false']).default('false'),

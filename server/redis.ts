@@ -23,6 +23,8 @@ export function keys(prefix: string) {
     users: `${prefix}:users`,
     session: (tokenHash: string) => `${prefix}:session:${tokenHash}`,
     workersSeen: `${prefix}:workers-seen`,
+    /** The last inference times (ms) workers recorded, newest first, capped (LPUSH + LTRIM). */
+    inferenceSamples: `${prefix}:inference-ms`,
     /** Task creations by one user in one minute window (fixed window, expires with it). */
     rateLimit: (userId: string, window: number) => `${prefix}:rate:${userId}:${window}`,
     /** Pub/sub channel: one message `{task_id, status}` per status change. */

@@ -208,3 +208,25 @@ export const PushMessageSchema = z
   })
   .meta({ id: 'PushMessage' });
 export type PushMessage = z.infer<typeof PushMessageSchema>;
+
+/** GET /api/v1/stats: how busy the server queue is, so a client can estimate its time to a result. */
+export const StatsSchema = z
+  .object({
+    queue: z.object({
+      waiting: z.number().int().nonnegative(),
+      active: z.number().int().nonnegative(),
+      delayed: z.number().int().nonnegative().meta({ description: 'Waiting for a retry (backoff)' }),
+    }),
+    workers: z.number().int().nonnegative().meta({ description: 'Workers alive (a heartbeat seen recently)' }),
+    mean_inference_ms: z
+      .number()
+      .nonnegative()
+      .nullable()
+      .meta({ description: 'Mean inference time of the last (up to 100) tasks; null before any' }),
+    estimated_wait_ms: z.number().nonnegative().nullable().meta({
+      description:
+        '(waiting + active + delayed) × mean_inference_ms / workers: a rough time to a new task’s result; null with no workers or no samples',
+    }),
+  })
+  .meta({ id: 'Stats' });
+export type Stats = z.infer<typeof StatsSchema>;

@@ -10,6 +10,7 @@ import { TwinlensError } from '../../shared/errors.ts';
 import { annotate } from '../images/annotate.ts';
 import { decodeForModel } from '../images/decode.ts';
 import type { Logger } from '../log.ts';
+import type { JobMetrics } from '../metrics/worker-metrics.ts';
 import type { ModelRunner } from '../model/runner.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
@@ -21,6 +22,8 @@ export interface ProcessorDeps {
   model: ModelRunner;
   maxPixels: number;
   log: Logger;
+  /** Observability: told of each task's timings or failure (server/metrics/). */
+  metrics?: JobMetrics;
 }
 
 export function createProcessor(deps: ProcessorDeps) {
@@ -91,6 +94,7 @@ export function createProcessor(deps: ProcessorDeps) {
         log.info('task was canceled while running; result discarded');
         return 'canceled';
       }
+      deps.metrics?.succeeded(done.timings);
       log.info('task succeeded', {
         detections: done.detections.length,
         inference_ms: done.timings.inference_ms,
@@ -114,6 +118,7 @@ export function createProcessor(deps: ProcessorDeps) {
           error: { code: e.code, message: e.message },
         };
         await tasks.transition(failed, ['running']);
+        deps.metrics?.failed(e.code);
         log.warn('task failed', { error_code: e.code, error: e.message });
       } else {
         log.warn('attempt failed; will retry', { error_code: e.code, error: e.message });

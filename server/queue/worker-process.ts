@@ -7,6 +7,7 @@ import os from 'node:os';
 import { Worker } from 'bullmq';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import { serveMetrics, workerMetrics } from '../metrics/worker-metrics.ts';
 import { type ModelRunner, NullModelRunner, ThreadModelRunner } from '../model/runner.ts';
 import { connectRedis, keys } from '../redis.ts';
 import { FsBlobStore } from '../storage/fs-store.ts';
@@ -32,6 +33,13 @@ export async function runWorker(config: Config, redisUrl: string, log: Logger): 
   const blobs = new FsBlobStore(config.DATA_DIR);
   await blobs.init();
   const tasks = new TaskStore(redis, k, blobs, config.TASK_TTL_SECONDS);
+  const metrics = workerMetrics({ redis, keys: k, log: wlog });
+  const closeMetrics = await serveMetrics(metrics.registry, {
+    port: config.WORKER_METRICS_PORT,
+    host: config.HOST,
+    token: config.METRICS_TOKEN,
+    log: wlog,
+  });
 
   const heartbeat = async () => {
     await redis
@@ -48,7 +56,7 @@ export async function runWorker(config: Config, redisUrl: string, log: Logger): 
 
   const worker = new Worker<DetectJobData>(
     DETECT_QUEUE,
-    createProcessor({ tasks, blobs, model, maxPixels: config.MAX_IMAGE_PIXELS, log: wlog }),
+    createProcessor({ tasks, blobs, model, maxPixels: config.MAX_IMAGE_PIXELS, log: wlog, metrics }),
     {
       connection: connectRedis(redisUrl, `twinlens-bullmq-${id}`),
       prefix: config.REDIS_PREFIX,
@@ -71,6 +79,7 @@ export async function runWorker(config: Config, redisUrl: string, log: Logger): 
       clearInterval(beat);
       await worker.close();
       await model.close();
+      await closeMetrics();
       await redis.zrem(k.workersSeen, JSON.stringify({ id, model: model.info })).catch(() => {});
       redis.disconnect();
       wlog.info('worker stopped');

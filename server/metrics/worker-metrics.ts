@@ -1,0 +1,84 @@
+/**
+ * A worker process's metrics: job wait, inference and total time, failures by error code; and
+ * the recent-inference list in Redis that /api/v1/stats averages. Served on WORKER_METRICS_PORT.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { Logger } from '../log.ts';
+import type { Keys } from '../redis.ts';
+import { INFERENCE_SAMPLES } from './workers.ts';
+
+const MS_BUCKETS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000];
+
+/** What the processor reports about each job it ends. */
+export interface JobMetrics {
+  succeeded(timings: { queue_ms: number | null; inference_ms: number | null; total_ms: number | null }): void;
+  failed(errorCode: string): void;
+}
+
+export function workerMetrics(deps: { redis: Redis; keys: Keys; log: Logger }): JobMetrics & { registry: Registry } {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const hist = (name: string, help: string) =>
+    new Histogram({ name, help, buckets: MS_BUCKETS, registers: [registry] });
+  const wait = hist('twinlens_job_queue_ms', 'Time a task waited in the queue before a worker took it (ms)');
+  const inference = hist('twinlens_job_inference_ms', 'Model inference time per task (ms)');
+  const total = hist('twinlens_job_total_ms', 'Time from upload to result per task (ms)');
+  const failures = new Counter({
+    name: 'twinlens_job_failures_total',
+    help: 'Tasks failed, by error code',
+    labelNames: ['error_code'] as const,
+    registers: [registry],
+  });
+  return {
+    registry,
+    succeeded(t) {
+      if (t.queue_ms !== null) wait.observe(t.queue_ms);
+      if (t.total_ms !== null) total.observe(t.total_ms);
+      if (t.inference_ms === null) return;
+      inference.observe(t.inference_ms);
+      deps.redis
+        .multi()
+        .lpush(deps.keys.inferenceSamples, String(t.inference_ms))
+        .ltrim(deps.keys.inferenceSamples, 0, INFERENCE_SAMPLES - 1)
+        .exec()
+        .catch((err: unknown) => deps.log.warn('could not record the inference time', { err }));
+    },
+    failed(errorCode) {
+      failures.inc({ error_code: errorCode });
+    },
+  };
+}
+
+/** GET /metrics on its own port (0 = not served). Resolves with a function that closes it. */
+export async function serveMetrics(
+  registry: Registry,
+  opts: { port: number; host: string; token?: string; log: Logger },
+): Promise<() => Promise<void>> {
+  if (opts.port === 0) return async () => {};
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer realm="metrics"' }).end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (err: unknown) => {
+        opts.log.warn('metrics failed', { err });
+        res.writeHead(500).end();
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  opts.log.info('worker metrics listening', { port: (server.address() as AddressInfo).port });
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+}
