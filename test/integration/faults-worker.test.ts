@@ -2,7 +2,7 @@
  * Worker faults against real processes: SIGTERM drains the job in hand and exits 0; an image
  * that hangs inference fails with `timeout` and the worker goes on; workers SIGKILLed again and
  * again lose nothing and run nothing twice to completion.
- * FAULTS_TASKS / FAULTS_KILLS make the kill run longer locally (defaults keep CI short).
+ * FAULTS_TASKS / FAULTS_KILLS / FAULTS_KILL_EVERY_MS make the kill run longer locally (defaults keep CI short).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFinalStatus } from '../../shared/contract.ts';
@@ -69,7 +69,12 @@ describe('worker faults', () => {
   it('workers SIGKILLed again and again: every task succeeds with exactly one result', async () => {
     const total = Number(process.env.FAULTS_TASKS ?? 40);
     const kills = Number(process.env.FAULTS_KILLS ?? 3);
-    sys = await startSystem({ workers: 2, env: { WORKER_LOCK_MS: '2000', JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '100' } });
+    const every = Number(process.env.FAULTS_KILL_EVERY_MS ?? 1500);
+    sys = await startSystem({
+      workers: 2,
+      // RATE_LIMIT_PER_MINUTE off: a long run submits more than a minute's worth at once.
+      env: { WORKER_LOCK_MS: '2000', JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '100', RATE_LIMIT_PER_MINUTE: '0' },
+    });
     const s = sys;
     const token = await login(s.baseUrl, s.admin.username, s.admin.password);
     const ids: string[] = [];
@@ -84,7 +89,7 @@ describe('worker faults', () => {
       return n;
     };
     while (killed < kills && (await finalCount()) < total) {
-      await new Promise((r) => setTimeout(r, 1500));
+      await new Promise((r) => setTimeout(r, every));
       const victim = live()[killed % 2];
       if (!victim) break;
       victim.child.kill('SIGKILL');
