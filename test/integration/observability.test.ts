@@ -159,5 +159,16 @@ describe('observability', () => {
     const line = await sys.api.waitFor((l) => l.msg === 'request' && l.task_id === missing, 5000);
     expect(line).toMatchObject({ level: 'info', method: 'GET', status: 404, error_code: 'task_not_found' });
     expect(typeof line.ms).toBe('number');
+    // Successful requests are logged at debug only, which LOG_LEVEL=info leaves out.
+    expect(sys.api.logs.filter((l) => l.includes('"msg":"request"') && l.includes('"status":200'))).toEqual([]);
+  });
+
+  it('/api/v1/stats is in the OpenAPI document, with the Stats schema', async () => {
+    const doc = (await (await fetch(`${sys.baseUrl}/api/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(doc.paths['/api/v1/stats']?.get).toBeDefined();
+    expect(doc.components.schemas.Stats).toBeDefined();
   });
 });
