@@ -97,6 +97,8 @@ interface Managed {
   script: string;
   proc?: ChildProcess;
   restarts: number;
+  /** Variables for this process alone. */
+  env?: Record<string, string>;
 }
 
 async function main() {
@@ -124,12 +126,14 @@ async function main() {
       name: `worker-${i + 1}`,
       script: 'server/worker.ts',
       restarts: 0,
+      // Each worker serves its metrics on a port of its own: WORKER_METRICS_PORT, +1, +2, …
+      env: workerMetricsEnv(config.WORKER_METRICS_PORT, i),
     })),
   ];
 
   const launch = (m: Managed) => {
     m.proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, m.script)], {
-      env,
+      env: { ...env, ...m.env },
       stdio: 'inherit',
       cwd: process.cwd(),
     });
@@ -186,3 +190,8 @@ main().catch((err) => {
   process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
   process.exit(err instanceof ConfigError ? 2 : 1);
 });
+
+/** Worker i's metrics port (0, off, stays 0 for all). */
+function workerMetricsEnv(basePort: number, i: number): Record<string, string> {
+  return basePort > 0 ? { WORKER_METRICS_PORT: String(basePort + i) } : {};
+}
