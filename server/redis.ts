@@ -1,12 +1,29 @@
 /** Redis connections and the key layout (all keys share one prefix, hash-tagged for Cluster). */
 import { Redis } from 'ioredis';
+import { createLogger } from './log.ts';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 export function connectRedis(url: string, name: string): Redis {
   // maxRetriesPerRequest: null is what BullMQ requires for blocking connections; for ours it
   // means commands wait for a reconnect instead of failing while Redis restarts.
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: false });
+  return logErrors(new Redis(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: false }), name);
+}
+
+const log = createLogger({ service: 'redis' });
+
+/**
+ * Connection errors as JSON log lines, at most one per connection every 10 s: ioredis reconnects
+ * by itself, and without a listener it prints "Unhandled error event" on every failed attempt.
+ */
+export function logErrors(redis: Redis, name: string): Redis {
+  let last = 0;
+  redis.on('error', (err: Error) => {
+    if (Date.now() - last < 10_000) return;
+    last = Date.now();
+    log.warn('redis connection error; reconnecting', { connection: name, error: err.message });
+  });
+  return redis;
 }
 
 export function keys(prefix: string) {

@@ -5,6 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
+import { logErrors } from '../redis.ts';
 import type { TaskEvent } from './task-store.ts';
 
 type Listener = (event: TaskEvent) => void;
@@ -27,7 +28,7 @@ export class TaskEvents {
     channel: string,
     private readonly log: Logger,
   ) {
-    this.sub = redis.duplicate({ connectionName: 'twinlens-api-events' });
+    this.sub = logErrors(redis.duplicate({ connectionName: 'twinlens-api-events' }), 'twinlens-api-events');
     this.ready = this.sub.subscribe(channel);
     this.sub.on('message', (_channel: string, message: string) => {
       let event: TaskEvent;

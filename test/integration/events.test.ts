@@ -86,7 +86,12 @@ it('a client that leaves does not disturb the server', async () => {
   const items = readSse(res);
   expect(taskOf((await next(items, 5000, 'first event')).value).task_id).toBe(task.task_id);
   abort.abort();
-  await expect(items.next()).rejects.toThrow();
+  // Events already buffered may still come out; then reading ends (aborted, or done if the task
+  // finished first). Either way the client has gone and the server must not mind.
+  const ending = await (async () => {
+    for (;;) if ((await items.next()).done) return 'done';
+  })().catch(() => 'aborted');
+  expect(['aborted', 'done']).toContain(ending);
   expect((await waitForTask(ctx.sys.baseUrl, ctx.token, task.task_id)).status).toBe('succeeded');
   expect(ctx.sys.api.logs.filter((l) => /"level":"error"|event stream failed/.test(l))).toEqual([]);
 });
