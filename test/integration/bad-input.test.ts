@@ -87,13 +87,20 @@ describe('bad uploads', () => {
 
   it('a chunked body (no Content-Length) over the limit → 413 while it streams', async () => {
     const chunk = Buffer.alloc(64 * 1024, 1);
-    const res = await postOnOwnConnection(
-      `${ctx.sys.baseUrl}/api/v1/tasks`,
-      { ...auth(ctx.token), 'content-type': 'multipart/form-data; boundary=x', 'transfer-encoding': 'chunked' },
-      async function* () {
-        for (let i = 0; i < 1000; i++) yield chunk; // up to 64 MB, as fast as it goes, unless stopped
-      },
-    );
+    const send = () =>
+      postOnOwnConnection(
+        `${ctx.sys.baseUrl}/api/v1/tasks`,
+        { ...auth(ctx.token), 'content-type': 'multipart/form-data; boundary=x', 'transfer-encoding': 'chunked' },
+        async function* () {
+          for (let i = 0; i < 1000; i++) yield chunk; // up to 64 MB, as fast as it goes, unless stopped
+        },
+      );
+    // Under heavy load (CI) the client's write can fail with EPIPE before it has read the 413
+    // already sent (a transport race seen about once in ten full runs; see the closing note of
+    // issue 2). The server's answer is what is under test: a few fresh connections may try.
+    let res: Awaited<ReturnType<typeof send>> | undefined;
+    for (let attempt = 0; attempt < 3 && !res; attempt++) res = await send().catch(() => undefined);
+    if (!res) throw new Error('three connections failed before reading an answer');
     expectErrorBody(res, 413, 'payload_too_large');
     expect(res.bytesSent).toBeLessThan(16 * LIMIT); // the server answered long before the end
   });
