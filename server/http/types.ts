@@ -1,3 +1,4 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { User } from '../../shared/contract.ts';
 
 /** Hono context variables set by middleware. */
@@ -7,3 +8,6 @@ export interface AppEnv {
     token: string;
   };
 }
+
+/** The request-validation hook every route module takes (turns zod failures into our error format). */
+export type ValidationHook = NonNullable<ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]>['defaultHook'];

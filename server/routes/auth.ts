@@ -7,14 +7,14 @@ import { readToken, requireUser, SESSION_COOKIE } from '../auth/middleware.ts';
 import { DUMMY_HASH_PROMISE, verifyPassword } from '../auth/passwords.ts';
 import type { SessionStore } from '../auth/sessions.ts';
 import { publicUser, type UserStore } from '../auth/user-store.ts';
-import type { AppEnv } from '../http/types.ts';
+import type { AppEnv, ValidationHook } from '../http/types.ts';
 import { bearer, errors } from './openapi-common.ts';
 
 export interface AuthDeps {
   users: UserStore;
   sessions: SessionStore;
   cookieSecure: 'auto' | 'true' | 'false';
-  validationHook: NonNullable<ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]>['defaultHook'];
+  validationHook: ValidationHook;
 }
 
 const login = createRoute({

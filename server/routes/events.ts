@@ -9,7 +9,7 @@ import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { isFinalStatus, type Task } from '../../shared/contract.ts';
 import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
-import type { AppEnv } from '../http/types.ts';
+import type { AppEnv, ValidationHook } from '../http/types.ts';
 import type { Logger } from '../log.ts';
 import { ownTask } from '../tasks/own-task.ts';
 import type { TaskEvents } from '../tasks/task-events.ts';
@@ -24,7 +24,7 @@ export interface EventDeps {
   sessions: SessionStore;
   events: TaskEvents;
   log: Logger;
-  validationHook: NonNullable<ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]>['defaultHook'];
+  validationHook: ValidationHook;
 }
 
 const route = createRoute({

@@ -10,7 +10,7 @@ import {
 import { TwinlensError } from '../../shared/errors.ts';
 import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
-import type { AppEnv } from '../http/types.ts';
+import type { AppEnv, ValidationHook } from '../http/types.ts';
 import type { PushSubscriptionStore } from '../push/subscription-store.ts';
 import { bearer, errors } from './openapi-common.ts';
 
@@ -21,7 +21,7 @@ export interface PushDeps {
   /** Plain-http endpoints only when allowed (tests, a local push service): the server POSTs to
    * whatever URL a user gives, so by default only https push services are accepted. */
   allowHttpEndpoints: boolean;
-  validationHook: NonNullable<ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]>['defaultHook'];
+  validationHook: ValidationHook;
 }
 
 const publicKey = createRoute({

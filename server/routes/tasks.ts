@@ -15,7 +15,7 @@ import {
 import { TwinlensError } from '../../shared/errors.ts';
 import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
-import type { AppEnv } from '../http/types.ts';
+import type { AppEnv, ValidationHook } from '../http/types.ts';
 import { inspectImage } from '../images/inspect.ts';
 import type { DetectQueue } from '../queue/detect-queue.ts';
 import { type BlobStore, blobKey } from '../storage/blob-store.ts';
@@ -32,7 +32,7 @@ export interface TaskDeps {
   /** Backpressure on POST /tasks (rate limit, queue depth), run before the body is read. */
   admission?: MiddlewareHandler<AppEnv>;
   limits: { maxPixels: number; minSide: number; maxUploadBytes: number };
-  validationHook: NonNullable<ConstructorParameters<typeof OpenAPIHono<AppEnv>>[0]>['defaultHook'];
+  validationHook: ValidationHook;
 }
 
 const IdParam = z.object({ id: z.string().meta({ param: { name: 'id', in: 'path' }, example: randomUUID() }) });

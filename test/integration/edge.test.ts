@@ -5,11 +5,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Task, TaskSchema } from '../../shared/contract.ts';
 import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
+import { freePort } from '../helpers/redis-server.ts';
 import { readSse } from '../helpers/sse.ts';
 import { ROOT, useSystem } from '../helpers/system.ts';
 
@@ -18,17 +18,6 @@ const ctx = useSystem({ workers: 1 });
 let edge = '';
 let wrangler: ChildProcess | undefined;
 const wranglerLogs: string[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'web', 'index.html'))) {

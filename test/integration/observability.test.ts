@@ -4,27 +4,16 @@
  * /api/v1/stats, the admin-only queue dashboard, and task ids in the request logs.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stats, StatsSchema } from '../../shared/contract.ts';
 import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
+import { freePort } from '../helpers/redis-server.ts';
 import { type Proc, type System, spawnScript, startSystem, storedFiles } from '../helpers/system.ts';
 
 let sys: System;
 let token: string;
 let workerMetricsPort: number;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function text(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   const res = await fetch(url, { headers });
