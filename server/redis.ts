@@ -58,3 +58,21 @@ export function keys(prefix: string) {
 }
 
 export type Keys = ReturnType<typeof keys>;
+
+/** redis-server arguments for a local Redis that keeps its data: AOF on, fsync every second. */
+export function aofRedisArgs(port: number, dir: string): string[] {
+  return [
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--save',
+    '',
+  ];
+}

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
+import { aofRedisArgs } from './redis.ts';
 
 const log = createLogger({ service: 'start' });
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -62,24 +63,7 @@ async function startOwnRedis(dataDir: string): Promise<{ url: string; proc: Chil
   const dir = path.join(dataDir, 'redis');
   fs.mkdirSync(dir, { recursive: true });
   const port = await freePort(6379);
-  const proc = spawn(
-    'redis-server',
-    [
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--dir',
-      dir,
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'everysec',
-      '--save',
-      '',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const proc = spawn('redis-server', aofRedisArgs(port, dir), { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 50; i++) {
     if (await pingRedis(url, 200)) {

@@ -19,6 +19,7 @@ import type { AppEnv, ValidationHook } from '../http/types.ts';
 import { inspectImage } from '../images/inspect.ts';
 import type { DetectQueue } from '../queue/detect-queue.ts';
 import { type BlobStore, blobKey } from '../storage/blob-store.ts';
+import { ownTask as findOwnTask, UUID } from '../tasks/own-task.ts';
 import type { TaskEvents } from '../tasks/task-events.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { bearer, errorContent, errors } from './openapi-common.ts';
@@ -175,12 +176,7 @@ export function taskRoutes(deps: TaskDeps) {
   app.use('/tasks/*', requireUser(deps.sessions));
   if (deps.admission) app.use('/tasks', deps.admission);
 
-  /** The task if it exists and belongs to the caller; 404 otherwise (never reveal others' ids). */
-  const ownTask = async (id: string, userId: string) => {
-    const stored = UUID.test(id) ? await deps.tasks.get(id) : null;
-    if (!stored || stored.ownerId !== userId) throw new TwinlensError('task_not_found', `no task ${id}`);
-    return stored;
-  };
+  const ownTask = (id: string, userId: string) => findOwnTask(deps.tasks, id, userId);
 
   app.openapi(create, async (c) => {
     const user = c.get('user');
@@ -318,8 +314,6 @@ export function taskRoutes(deps: TaskDeps) {
 
   return app;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function parseTaskId(form: Record<string, unknown>): string | undefined {
   const v = form.task_id;
