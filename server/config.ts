@@ -44,11 +44,33 @@ const EnvSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: int(8080, 0, 65535),
   REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
+  /** Redis Cluster: seed nodes `host:port,host:port,…`; when set, REDIS_URL is not used. */
+  REDIS_CLUSTER_NODES: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port[,host:port…]')
+      .optional(),
+  ),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_{}-]+$/)
     .default('{twinlens}'),
   DATA_DIR: z.string().default('./data'),
+  /** Where image bytes live: `fs` (DATA_DIR, a shared volume across hosts) or `s3` (any S3-compatible store). */
+  STORAGE: z.enum(['fs', 's3']).default('fs'),
+  S3_BUCKET: optionalString,
+  /** e.g. http://127.0.0.1:9000 for MinIO; unset = AWS's endpoint for S3_REGION. */
+  S3_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  /** Path-style URLs (`endpoint/bucket/key`), which most self-hosted S3 servers want. */
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('true'),
+  /** A folder inside the bucket, so several deployments can share one. */
+  S3_PREFIX: z
+    .string()
+    .regex(/^([A-Za-z0-9._-]+\/)*$/, 'expected empty or a path ending in /, e.g. twinlens/')
+    .default(''),
   MODEL: z.enum(['centernet', 'null']).default('centernet'),
   MODEL_BACKEND: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   WORKERS: int(1, 0, 64),
