@@ -12,20 +12,29 @@ import { INFERENCE_SAMPLES } from './workers.ts';
 
 const MS_BUCKETS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000];
 
-/** What the processor reports about each job it ends. */
+type Timings = { queue_ms: number | null; inference_ms: number | null; total_ms: number | null };
+
+/** What the processor reports about each task it ends (a retried attempt is not an end). */
 export interface JobMetrics {
-  succeeded(timings: { queue_ms: number | null; inference_ms: number | null; total_ms: number | null }): void;
-  failed(errorCode: string): void;
+  succeeded(timings: Timings): void;
+  failed(errorCode: string, timings: Timings): void;
 }
 
 export function workerMetrics(deps: { redis: Redis; keys: Keys; log: Logger }): JobMetrics & { registry: Registry } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Labelled by outcome so that slow failures (timeouts) show up beside the successes instead of
+  // vanishing from the latency picture.
   const hist = (name: string, help: string) =>
-    new Histogram({ name, help, buckets: MS_BUCKETS, registers: [registry] });
+    new Histogram({ name, help, buckets: MS_BUCKETS, labelNames: ['outcome'] as const, registers: [registry] });
   const wait = hist('twinlens_job_queue_ms', 'Time a task waited in the queue before a worker took it (ms)');
   const inference = hist('twinlens_job_inference_ms', 'Model inference time per task (ms)');
-  const total = hist('twinlens_job_total_ms', 'Time from upload to result per task (ms)');
+  const total = hist('twinlens_job_total_ms', 'Time from upload to its final status per task (ms)');
+  const observe = (outcome: 'succeeded' | 'failed', t: Timings) => {
+    if (t.queue_ms !== null) wait.observe({ outcome }, t.queue_ms);
+    if (t.total_ms !== null) total.observe({ outcome }, t.total_ms);
+    if (t.inference_ms !== null) inference.observe({ outcome }, t.inference_ms);
+  };
   const failures = new Counter({
     name: 'twinlens_job_failures_total',
     help: 'Tasks failed, by error code',
@@ -35,10 +44,8 @@ export function workerMetrics(deps: { redis: Redis; keys: Keys; log: Logger }): 
   return {
     registry,
     succeeded(t) {
-      if (t.queue_ms !== null) wait.observe(t.queue_ms);
-      if (t.total_ms !== null) total.observe(t.total_ms);
+      observe('succeeded', t);
       if (t.inference_ms === null) return;
-      inference.observe(t.inference_ms);
       deps.redis
         .multi()
         .lpush(deps.keys.inferenceSamples, String(t.inference_ms))
@@ -46,8 +53,9 @@ export function workerMetrics(deps: { redis: Redis; keys: Keys; log: Logger }): 
         .exec()
         .catch((err: unknown) => deps.log.warn('could not record the inference time', { err }));
     },
-    failed(errorCode) {
+    failed(errorCode, t) {
       failures.inc({ error_code: errorCode });
+      observe('failed', t);
     },
   };
 }

@@ -42,13 +42,12 @@ export function createProcessor(deps: ProcessorDeps) {
       return stored.task.status;
     }
     await tasks.countRun(taskId);
-    const startedAt = new Date();
-    const running: Task = {
-      ...stored.task,
-      status: 'running',
-      started_at: stored.task.started_at ?? startedAt.toISOString(),
-      model: model.info,
-    };
+    const startedAt = stored.task.started_at ?? new Date().toISOString();
+    const created = Date.parse(stored.task.created_at);
+    // Measured to the first attempt's start, so a retried task's wait is not counted twice; never
+    // negative, even when the API's and this host's clocks disagree a little.
+    const queueMs = Math.max(0, Date.parse(startedAt) - created);
+    const running: Task = { ...stored.task, status: 'running', started_at: startedAt, model: model.info };
     // queued → running, or running → running when a previous attempt died mid-job.
     const claim = await tasks.transition(running, ['queued', 'running']);
     if (claim !== 'ok') {
@@ -74,16 +73,15 @@ export function createProcessor(deps: ProcessorDeps) {
       await tasks.addBlob(taskId, annotatedKey);
 
       const finished = new Date();
-      const created = Date.parse(running.created_at);
       const done: Task = {
         ...running,
         status: 'succeeded',
         finished_at: finished.toISOString(),
         detections: result.detections,
         timings: {
-          queue_ms: Date.parse(running.started_at ?? finished.toISOString()) - created,
+          queue_ms: queueMs,
           inference_ms: Math.round(result.inferenceMs * 10) / 10,
-          total_ms: finished.getTime() - created,
+          total_ms: Math.max(0, finished.getTime() - created),
         },
         error: null,
       };
@@ -114,11 +112,11 @@ export function createProcessor(deps: ProcessorDeps) {
           ...running,
           status: 'failed',
           finished_at: new Date().toISOString(),
-          timings: { ...running.timings, total_ms: Date.now() - Date.parse(running.created_at) },
+          timings: { ...running.timings, queue_ms: queueMs, total_ms: Math.max(0, Date.now() - created) },
           error: { code: e.code, message: e.message },
         };
         await tasks.transition(failed, ['running']);
-        deps.metrics?.failed(e.code);
+        deps.metrics?.failed(e.code, failed.timings);
         log.warn('task failed', { error_code: e.code, error: e.message });
       } else {
         log.warn('attempt failed; will retry', { error_code: e.code, error: e.message });

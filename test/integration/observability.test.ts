@@ -79,14 +79,20 @@ describe('observability', () => {
     expect(after.estimated_wait_ms).toBe(0); // nothing queued
   });
 
-  it("the worker's /metrics: wait and inference histograms count the tasks run, failures by code", async () => {
+  it("the worker's /metrics: wait, inference and total histograms by outcome, failures by code", async () => {
     const url = `http://127.0.0.1:${workerMetricsPort}/metrics`;
     expect((await text(url)).status).toBe(401); // METRICS_TOKEN set
     const { status, body } = await text(url, METRICS_AUTH);
     expect(status).toBe(200);
-    expect(sample(body, 'twinlens_job_inference_ms_count')).toBe(2);
-    expect(sample(body, 'twinlens_job_queue_ms_count')).toBe(2);
-    expect(sample(body, 'twinlens_job_total_ms_count')).toBe(2);
+    const ok = '{outcome="succeeded"}';
+    const failed = '{outcome="failed"}';
+    expect(sample(body, 'twinlens_job_inference_ms_count', ok)).toBe(2);
+    expect(sample(body, 'twinlens_job_queue_ms_count', ok)).toBe(2);
+    expect(sample(body, 'twinlens_job_total_ms_count', ok)).toBe(2);
+    // The failed task waited and ended too; it never reached the model.
+    expect(sample(body, 'twinlens_job_queue_ms_count', failed)).toBe(1);
+    expect(sample(body, 'twinlens_job_total_ms_count', failed)).toBe(1);
+    expect(sample(body, 'twinlens_job_inference_ms_count', failed)).toBeUndefined();
     expect(sample(body, 'twinlens_job_failures_total', '{error_code="image_undecodable"}')).toBe(1);
     expect(body).toMatch(/^process_cpu_user_seconds_total /m);
   });
