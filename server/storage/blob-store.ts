@@ -18,3 +18,11 @@ export interface BlobStore {
 export function blobKey(area: BlobArea, sha256: string, extension: string): string {
   return `${area}/${sha256.slice(0, 2)}/${sha256}.${extension}`;
 }
+
+const KEY_PATTERN = /^(uploads|results)\/[0-9a-f]{2}\/[0-9a-f]{64}\.[a-z0-9]{1,5}$/;
+
+/** Refuses anything but a key `blobKey` makes, so a key can never reach outside the store's root. */
+export function checkBlobKey(key: string): string {
+  if (!KEY_PATTERN.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
+  return key;
+}

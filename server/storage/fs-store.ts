@@ -1,9 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { type BlobArea, type BlobStore, blobKey } from './blob-store.ts';
-
-const KEY_PATTERN = /^(uploads|results)\/[0-9a-f]{2}\/[0-9a-f]{64}\.[a-z0-9]{1,5}$/;
+import { type BlobArea, type BlobStore, blobKey, checkBlobKey } from './blob-store.ts';
 
 /** Content-addressed files under a data directory (a shared volume when workers are on other hosts). */
 export class FsBlobStore implements BlobStore {
@@ -69,7 +67,7 @@ export class FsBlobStore implements BlobStore {
 
   private pathOf(key: string): string {
     // Keys are made here from hashes; refusing anything else keeps paths inside the root.
-    if (!KEY_PATTERN.test(key)) throw new Error(`invalid blob key ${JSON.stringify(key)}`);
+    checkBlobKey(key);
     return path.join(this.root, key);
   }
 }

@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { ConfigError } from '../config.ts';
+import { type BlobArea, type BlobStore, blobKey, checkBlobKey } from './blob-store.ts';
+
+// The same keys the filesystem driver accepts: only keys made by `put`, never a caller's string.
+
+const CONTENT_TYPES: Record<string, string> = { jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
+
+export interface S3BlobStoreOptions {
+  bucket: string;
+  /** Unset: AWS's own endpoint for `region`. */
+  endpoint?: string | undefined;
+  region: string;
+  /** Unset: the SDK's default chain (environment, shared config, instance or task role…). */
+  credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
+  forcePathStyle: boolean;
+  /** Prepended to every key (`''` or ending in `/`), so deployments can share a bucket. */
+  prefix: string;
+}
+
+/**
+ * Content-addressed objects in any S3-compatible store (AWS S3, MinIO, Ceph RGW, R2…), so
+ * API and workers on different hosts share image bytes without a shared volume. The tests run
+ * it against s3rver (a Node implementation of the S3 HTTP API), the S3-compatible server
+ * available without Docker or a Ceph cluster.
+ */
+export class S3BlobStore implements BlobStore {
+  private readonly client: S3Client;
+
+  constructor(private readonly opts: S3BlobStoreOptions) {
+    this.client = new S3Client({
+      region: opts.region,
+      endpoint: opts.endpoint,
+      forcePathStyle: opts.forcePathStyle,
+      credentials: opts.credentials,
+      // Bounded waits: a store that stops answering fails the request (and the job retries)
+      // instead of holding an upload or a worker forever. The SDK retries transient errors.
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
+    });
+  }
+
+  /** Where the bucket is, for messages. */
+  get location(): string {
+    return `bucket "${this.opts.bucket}" at ${this.opts.endpoint ?? `AWS S3 (${this.opts.region})`}`;
+  }
+
+  /** Fails at start, with a message naming the bucket and endpoint, rather than on the first upload. */
+  async init(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.opts.bucket }));
+    } catch (err) {
+      // The bucket is not created here: its region, policy and lifecycle are the operator's choice.
+      const status = statusOf(err);
+      if (status === 404) {
+        throw new ConfigError(`STORAGE=s3: ${this.location} does not exist (create it, or fix S3_BUCKET/S3_ENDPOINT)`);
+      }
+      if (status === 403 || status === 401) {
+        throw new ConfigError(
+          `STORAGE=s3: access to ${this.location} denied (check S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY)`,
+        );
+      }
+      if (status === 301) {
+        throw new ConfigError(`STORAGE=s3: ${this.location} is in another region (check S3_REGION)`);
+      }
+      throw new Error(`STORAGE=s3: cannot reach ${this.location}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async put(area: BlobArea, bytes: Uint8Array, extension: string): Promise<string> {
+    if (!/^[a-z0-9]{1,5}$/.test(extension)) throw new Error(`bad extension ${extension}`);
+    const sha = createHash('sha256').update(bytes).digest();
+    const key = blobKey(area, sha.toString('hex'), extension);
+    // One PUT is atomic in S3 (readers see the old object or the whole new one), so unlike the
+    // filesystem driver there is no temporary name. The SHA-256 hashed for the key anyway goes
+    // along as the object's checksum: S3 (and MinIO, Ceph RGW, R2) refuse bytes damaged on the
+    // way, keep it, and the SDK checks it again on every GET. (s3rver accepts and ignores it.)
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.opts.bucket,
+        Key: this.objectKey(key),
+        Body: bytes,
+        ContentType: CONTENT_TYPES[extension] ?? 'application/octet-stream',
+        ChecksumSHA256: sha.toString('base64'),
+      }),
+    );
+    return key;
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.objectKey(key) }));
+      if (!res.Body) return null;
+      const body = await res.Body.transformToByteArray();
+      return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    // S3 answers 204 for a key that is not there: deleting twice is fine, as with the fs driver.
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.objectKey(key) }));
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.objectKey(key) }));
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  /** Closes the client's kept-alive connections. */
+  close(): void {
+    this.client.destroy();
+  }
+
+  private objectKey(key: string): string {
+    checkBlobKey(key);
+    return `${this.opts.prefix}${key}`;
+  }
+}
+
+/** The HTTP status of an S3 error (HEAD answers have no body, so no error code to read). */
+function statusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}
