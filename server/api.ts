@@ -27,7 +27,7 @@ async function main() {
     { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, dataDir: config.DATA_DIR },
     log,
   );
-  await services.blobs.sweepTmp();
+  await services.blobs.sweepTmp?.();
   const vapid = await loadVapidKeys(config.DATA_DIR, log);
   const notifier = new PushNotifier({
     ...services,
@@ -40,7 +40,8 @@ async function main() {
   const app = createApp({ config, log, ...services, vapidPublicKey: vapid.publicKey });
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info: AddressInfo) => {
     const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-    log.info(`listening on http://${host}:${info.port}`, { port: info.port, redis: redactUrl(redisUrl) });
+    const redis = config.REDIS_CLUSTER_NODES ? `cluster ${config.REDIS_CLUSTER_NODES}` : redactUrl(redisUrl);
+    log.info(`listening on http://${host}:${info.port}`, { port: info.port, redis });
   });
 
   const janitor = setInterval(() => {

@@ -10,7 +10,6 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
-import type { Redis } from 'ioredis';
 import type { SessionStore } from './auth/sessions.ts';
 import type { UserStore } from './auth/user-store.ts';
 import type { Config } from './config.ts';
@@ -22,7 +21,7 @@ import type { Logger } from './log.ts';
 import { apiMetrics } from './metrics/api-metrics.ts';
 import type { PushSubscriptionStore } from './push/subscription-store.ts';
 import type { DetectQueue } from './queue/detect-queue.ts';
-import type { Keys } from './redis.ts';
+import type { Keys, RedisClient } from './redis.ts';
 import { ADMIN_QUEUES_PATH, adminQueueRoutes } from './routes/admin-queues.ts';
 import { authRoutes } from './routes/auth.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -37,7 +36,7 @@ import type { TaskStore } from './tasks/task-store.ts';
 
 export interface AppDeps {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   users: UserStore;
   sessions: SessionStore;

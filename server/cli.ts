@@ -31,7 +31,10 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig();
-  const redis = connectRedis(config.REDIS_URL ?? DEFAULT_REDIS_URL, 'twinlens-cli');
+  const redis = connectRedis(
+    { url: config.REDIS_URL ?? DEFAULT_REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES },
+    'twinlens-cli',
+  );
   const users = new UserStore(redis, keys(config.REDIS_PREFIX));
   try {
     if (cmd === 'list') {

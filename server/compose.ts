@@ -2,22 +2,21 @@
  * The composition root: config → Redis → storage → stores → queue. Entry points (API, CLI,
  * tests, benchmarks) build what they need from here, so wiring lives in one place.
  */
-import type { Redis } from 'ioredis';
 import { SessionStore } from './auth/sessions.ts';
 import { UserStore } from './auth/user-store.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { PushSubscriptionStore } from './push/subscription-store.ts';
 import { DetectQueue } from './queue/detect-queue.ts';
-import { connectRedis, type Keys, keys } from './redis.ts';
-import { FsBlobStore } from './storage/fs-store.ts';
+import { connectRedis, type Keys, keys, type RedisClient } from './redis.ts';
+import { type OpenedBlobStore, openBlobStore } from './storage/open-blob-store.ts';
 import { TaskEvents } from './tasks/task-events.ts';
 import { TaskStore } from './tasks/task-store.ts';
 
 export interface Services {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
-  blobs: FsBlobStore;
+  blobs: OpenedBlobStore;
   users: UserStore;
   sessions: SessionStore;
   tasks: TaskStore;
@@ -28,9 +27,9 @@ export interface Services {
 }
 
 export async function composeServices(config: Config, redisUrl: string, name: string, log: Logger): Promise<Services> {
-  const redis = connectRedis(redisUrl, name);
+  const redis = connectRedis({ url: redisUrl, clusterNodes: config.REDIS_CLUSTER_NODES }, name);
   const k = keys(config.REDIS_PREFIX);
-  const blobs = new FsBlobStore(config.DATA_DIR);
+  const blobs = await openBlobStore(config);
   await blobs.init();
   const tasks = new TaskStore(redis, k, blobs, config.TASK_TTL_SECONDS);
   const queue = new DetectQueue(redis, {

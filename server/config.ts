@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { prefixHashTag } from './redis.ts';
 
 const bytes = (fallback: number) =>
   z
@@ -144,5 +145,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration (see README, "Configuration"):\n${lines.join('\n')}`);
   }
   const c = parsed.data;
+  if (c.REDIS_CLUSTER_NODES && !prefixHashTag(c.REDIS_PREFIX)) {
+    // Without one tag, keys spread over slots and nodes: Lua scripts, MULTIs and BullMQ's
+    // multi-key commands then fail with CROSSSLOT. Refused here rather than at the first job.
+    throw new ConfigError(
+      `invalid configuration (see README, "Configuration"):\n  REDIS_PREFIX=${JSON.stringify(c.REDIS_PREFIX)}: with REDIS_CLUSTER_NODES set, the prefix needs a {hash tag}, e.g. {twinlens}, so that every key lands in one cluster slot`,
+    );
+  }
+  if (c.STORAGE === 's3') {
+    // Checked here, with the other variables, rather than as a failed first upload.
+    const s3Issues: string[] = [];
+    if (!c.S3_BUCKET) s3Issues.push('  S3_BUCKET="": STORAGE=s3 needs a bucket name');
+    if (!c.S3_ACCESS_KEY_ID !== !c.S3_SECRET_ACCESS_KEY) {
+      const missing = c.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID';
+      s3Issues.push(
+        `  ${missing}="": set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither (the SDK's default credentials)`,
+      );
+    }
+    if (s3Issues.length) {
+      throw new ConfigError(`invalid configuration (see README, "Configuration"):\n${s3Issues.join('\n')}`);
+    }
+  }
   return { ...c, DATA_DIR: path.resolve(c.DATA_DIR), WEB_DIR: path.resolve(c.WEB_DIR) };
 }

@@ -1,13 +1,68 @@
 /** Redis connections and the key layout (all keys share one prefix, hash-tagged for Cluster). */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { createLogger } from './log.ts';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
-export function connectRedis(url: string, name: string): Redis {
+/**
+ * One Redis server or a Redis Cluster. Both have the same command methods, and every key we use
+ * carries the hash-tagged prefix, so the stores, Lua scripts, MULTIs and BullMQ work on either.
+ */
+export type RedisClient = Redis | Cluster;
+
+/** Where Redis is: REDIS_CLUSTER_NODES (a Cluster's seed nodes) when set, else one server's URL. */
+export interface RedisTarget {
+  url: string;
+  /** `host:port,host:port`; when set, `url` is not used. */
+  clusterNodes?: string | undefined;
+}
+
+export function connectRedis(target: RedisTarget, name: string): RedisClient {
+  if (target.clusterNodes) {
+    const cluster = new Cluster(clusterNodes(target.clusterNodes), {
+      // The same options as for one server, on each node connection (BullMQ reads them here).
+      redisOptions: { maxRetriesPerRequest: null, connectionName: name },
+      // Keep trying while the whole cluster is unreachable, like the single-server client does;
+      // commands queue meanwhile (the offline queue) instead of failing.
+      clusterRetryStrategy: (times: number) => Math.min(200 * times, 2000),
+    });
+    return logErrors(cluster, name);
+  }
   // maxRetriesPerRequest: null is what BullMQ requires for blocking connections; for ours it
   // means commands wait for a reconnect instead of failing while Redis restarts.
-  return logErrors(new Redis(url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: false }), name);
+  return logErrors(
+    new Redis(target.url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: false }),
+    name,
+  );
+}
+
+/** REDIS_CLUSTER_NODES (`host:port,host:port`, checked by the config) as ioredis seed nodes. */
+export function clusterNodes(nodes: string): { host: string; port: number }[] {
+  return nodes.split(',').map((hostPort) => {
+    const i = hostPort.lastIndexOf(':');
+    return { host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) };
+  });
+}
+
+/**
+ * A second connection like `client` (for pub/sub, which takes a connection for itself). The two
+ * kinds duplicate differently: a Cluster's first argument is its seed nodes (empty: the same).
+ */
+export function duplicateClient(client: RedisClient, name: string): RedisClient {
+  const copy =
+    client instanceof Cluster
+      ? client.duplicate([], { redisOptions: { ...client.options.redisOptions, connectionName: name } })
+      : client.duplicate({ connectionName: name });
+  return logErrors(copy, name);
+}
+
+/**
+ * The hash tag of a key prefix: the text between its first `{` and the next `}`, when not empty.
+ * Redis Cluster hashes only that part of a key, so with one every key of ours lands in one slot,
+ * which Lua scripts and multi-key commands (ours and BullMQ's) require (else CROSSSLOT errors).
+ */
+export function prefixHashTag(prefix: string): string | undefined {
+  return /^[^{]*\{([^}]+)\}/.exec(prefix)?.[1];
 }
 
 const log = createLogger({ service: 'redis' });
@@ -16,7 +71,7 @@ const log = createLogger({ service: 'redis' });
  * Connection errors as JSON log lines, at most one per connection every 10 s: ioredis reconnects
  * by itself, and without a listener it prints "Unhandled error event" on every failed attempt.
  */
-export function logErrors(redis: Redis, name: string): Redis {
+export function logErrors<C extends RedisClient>(redis: C, name: string): C {
   let last = 0;
   redis.on('error', (err: Error) => {
     if (Date.now() - last < 10_000) return;

@@ -1,16 +1,17 @@
 /**
- * `npm start`: the whole system on one machine. Finds a Redis (REDIS_URL, else 127.0.0.1:6379,
- * else starts `redis-server` with its data under DATA_DIR and AOF on), then runs the API and
- * WORKERS worker processes, restarting any that crash, and stops them all on Ctrl-C.
+ * `npm start`: the whole system on one machine. Finds a Redis (REDIS_CLUSTER_NODES, else
+ * REDIS_URL, else 127.0.0.1:6379, else starts `redis-server` with its data under DATA_DIR and AOF
+ * on), then runs the API and WORKERS worker processes, restarting any that crash, and stops them
+ * all on Ctrl-C.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
-import { aofRedisArgs } from './redis.ts';
+import { aofRedisArgs, clusterNodes } from './redis.ts';
 
 const log = createLogger({ service: 'start' });
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -30,6 +31,24 @@ async function pingRedis(url: string, timeoutMs = 1000): Promise<boolean> {
     return false;
   } finally {
     r.disconnect();
+  }
+}
+
+/** Whether the cluster answers: its slots are known (CLUSTER SLOTS from a seed) and a node answers PING. */
+async function pingCluster(nodes: string, timeoutMs: number): Promise<boolean> {
+  const c = new Cluster(clusterNodes(nodes), {
+    lazyConnect: true,
+    clusterRetryStrategy: () => null,
+    redisOptions: { connectTimeout: timeoutMs, maxRetriesPerRequest: 0 },
+  });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    return (await c.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    c.disconnect();
   }
 }
 
@@ -91,7 +110,13 @@ async function main() {
 
   let redisUrl = config.REDIS_URL;
   let ownRedis: ChildProcess | undefined;
-  if (redisUrl) {
+  if (config.REDIS_CLUSTER_NODES) {
+    // A cluster is run by its operators: never start (or look for) a local Redis instead of it.
+    if (!(await pingCluster(config.REDIS_CLUSTER_NODES, 3000))) {
+      throw new Error(`REDIS_CLUSTER_NODES=${config.REDIS_CLUSTER_NODES} does not answer`);
+    }
+    log.info('using the Redis Cluster', { nodes: config.REDIS_CLUSTER_NODES, prefix: config.REDIS_PREFIX });
+  } else if (redisUrl) {
     if (!(await pingRedis(redisUrl, 3000))) throw new Error(`REDIS_URL=${redisUrl} does not answer`);
   } else if (await pingRedis('redis://127.0.0.1:6379')) {
     redisUrl = 'redis://127.0.0.1:6379';
@@ -102,7 +127,8 @@ async function main() {
     ownRedis = own.proc;
   }
 
-  const env = { ...process.env, REDIS_URL: redisUrl };
+  // The processes read REDIS_CLUSTER_NODES themselves (from the environment or .env, loaded above).
+  const env = redisUrl ? { ...process.env, REDIS_URL: redisUrl } : { ...process.env };
   let stopping = false;
   const children: Managed[] = [
     { name: 'api', script: 'server/api.ts', restarts: 0 },
@@ -138,7 +164,7 @@ async function main() {
       .catch(() => false);
     if (ok) {
       process.stderr.write(
-        `\n  Twinlens is up: ${base}/  (API docs ${base}/api/docs, readiness ${base}/readyz)\n  ${config.WORKERS} worker process(es), model ${config.MODEL}, Redis ${redisUrl}. Ctrl-C stops everything.\n\n`,
+        `\n  Twinlens is up: ${base}/  (API docs ${base}/api/docs, readiness ${base}/readyz)\n  ${config.WORKERS} worker process(es), model ${config.MODEL}, Redis ${redisUrl ?? `Cluster ${config.REDIS_CLUSTER_NODES}`}. Ctrl-C stops everything.\n\n`,
       );
       break;
     }

@@ -3,13 +3,12 @@
  * holds no usable tokens. The same token works as a bearer token and as the cookie value.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { User } from '../../shared/contract.ts';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 
 export class SessionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     readonly ttlSeconds: number,
   ) {}

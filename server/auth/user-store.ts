@@ -1,9 +1,8 @@
 /** Users in one Redis hash: username → JSON {id, username, role, created_at, password_hash}. */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { USERNAME_PATTERN, type User } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 import { hashPassword } from './passwords.ts';
 
 interface StoredUser extends User {
@@ -12,7 +11,7 @@ interface StoredUser extends User {
 
 export class UserStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

@@ -4,14 +4,13 @@
  * depth. Both refusals say when to try again in `Retry-After`.
  */
 import type { MiddlewareHandler } from 'hono';
-import type { Redis } from 'ioredis';
 import type { DetectQueue } from '../queue/detect-queue.ts';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 import { sendError } from './errors.ts';
 import type { AppEnv } from './types.ts';
 
 export interface AdmissionOptions {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   queue: DetectQueue;
   maxQueueDepth: number;

@@ -3,10 +3,9 @@
  * backends workers report in their heartbeats (both read at scrape time), and Node's defaults.
  */
 import type { MiddlewareHandler } from 'hono';
-import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { DetectQueue } from '../queue/detect-queue.ts';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 import { httpMetrics } from './http.ts';
 import { aliveWorkers } from './workers.ts';
 
@@ -17,7 +16,12 @@ export interface ApiMetrics {
   http: MiddlewareHandler;
 }
 
-export function apiMetrics(deps: { redis: Redis; keys: Keys; queue: DetectQueue; heartbeatMs: number }): ApiMetrics {
+export function apiMetrics(deps: {
+  redis: RedisClient;
+  keys: Keys;
+  queue: DetectQueue;
+  heartbeatMs: number;
+}): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({

@@ -4,10 +4,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 import { INFERENCE_SAMPLES } from './workers.ts';
 
 const MS_BUCKETS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000];
@@ -20,7 +19,11 @@ export interface JobMetrics {
   failed(errorCode: string, timings: Timings): void;
 }
 
-export function workerMetrics(deps: { redis: Redis; keys: Keys; log: Logger }): JobMetrics & { registry: Registry } {
+export function workerMetrics(deps: {
+  redis: RedisClient;
+  keys: Keys;
+  log: Logger;
+}): JobMetrics & { registry: Registry } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Labelled by outcome so that slow failures (timeouts) show up beside the successes instead of

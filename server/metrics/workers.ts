@@ -1,7 +1,6 @@
 /** Workers alive, from the heartbeats they write into a sorted set (see server/queue/worker-process.ts). */
-import type { Redis } from 'ioredis';
 import type { ModelInfo } from '../../shared/contract.ts';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 
 export interface Heartbeat {
   id: string;
@@ -9,7 +8,7 @@ export interface Heartbeat {
 }
 
 /** Those seen in the last three heartbeat intervals. */
-export async function aliveWorkers(redis: Redis, keys: Keys, heartbeatMs: number): Promise<Heartbeat[]> {
+export async function aliveWorkers(redis: RedisClient, keys: Keys, heartbeatMs: number): Promise<Heartbeat[]> {
   const seen = await redis.zrangebyscore(keys.workersSeen, Date.now() - 3 * heartbeatMs, '+inf');
   return seen.map((s) => JSON.parse(s) as Heartbeat);
 }
@@ -17,7 +16,10 @@ export async function aliveWorkers(redis: Redis, keys: Keys, heartbeatMs: number
 /** Recent inference times (ms), newest first, capped: workers push, /api/v1/stats averages. */
 export const INFERENCE_SAMPLES = 100;
 
-export async function meanInferenceMs(redis: Redis, keys: Keys): Promise<{ mean: number | null; samples: number }> {
+export async function meanInferenceMs(
+  redis: RedisClient,
+  keys: Keys,
+): Promise<{ mean: number | null; samples: number }> {
   const values = (await redis.lrange(keys.inferenceSamples, 0, INFERENCE_SAMPLES - 1))
     .map(Number)
     .filter(Number.isFinite);

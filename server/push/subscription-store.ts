@@ -6,9 +6,8 @@
  * tasks are not announced on a device they have left.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { type PushSubscription, PushSubscriptionSchema } from '../../shared/contract.ts';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 
 export const MAX_SUBSCRIPTIONS_PER_USER = 20;
 
@@ -22,7 +21,7 @@ return removed
 
 export class PushSubscriptionStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly maxPerUser = MAX_SUBSCRIPTIONS_PER_USER,
   ) {}

@@ -1,7 +1,7 @@
 /** The detection queue: its name, job payload and the producer side (BullMQ Queue). */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { DetectParams } from '../../shared/contract.ts';
+import type { RedisClient } from '../redis.ts';
 
 export const DETECT_QUEUE = 'detect';
 
@@ -22,7 +22,7 @@ export class DetectQueue {
   readonly queue: Queue<DetectJobData>;
 
   constructor(
-    connection: Redis,
+    connection: RedisClient,
     private readonly opts: QueueOptions,
   ) {
     this.queue = new Queue<DetectJobData>(DETECT_QUEUE, { connection, prefix: opts.prefix });

@@ -10,7 +10,7 @@ import type { Logger } from '../log.ts';
 import { serveMetrics, workerMetrics } from '../metrics/worker-metrics.ts';
 import { type ModelRunner, NullModelRunner, ThreadModelRunner } from '../model/runner.ts';
 import { connectRedis, keys } from '../redis.ts';
-import { FsBlobStore } from '../storage/fs-store.ts';
+import { openBlobStore } from '../storage/open-blob-store.ts';
 import { TaskStore } from '../tasks/task-store.ts';
 import { DETECT_QUEUE, type DetectJobData } from './detect-queue.ts';
 import { createProcessor } from './processor.ts';
@@ -28,9 +28,9 @@ export async function runWorker(config: Config, redisUrl: string, log: Logger): 
           log: wlog,
         });
 
-  const redis = connectRedis(redisUrl, `twinlens-worker-${id}`);
+  const redis = connectRedis({ url: redisUrl, clusterNodes: config.REDIS_CLUSTER_NODES }, `twinlens-worker-${id}`);
   const k = keys(config.REDIS_PREFIX);
-  const blobs = new FsBlobStore(config.DATA_DIR);
+  const blobs = await openBlobStore(config);
   await blobs.init();
   const tasks = new TaskStore(redis, k, blobs, config.TASK_TTL_SECONDS);
   const metrics = workerMetrics({ redis, keys: k, log: wlog });
@@ -58,7 +58,7 @@ export async function runWorker(config: Config, redisUrl: string, log: Logger): 
     DETECT_QUEUE,
     createProcessor({ tasks, blobs, model, maxPixels: config.MAX_IMAGE_PIXELS, log: wlog, metrics }),
     {
-      connection: connectRedis(redisUrl, `twinlens-bullmq-${id}`),
+      connection: connectRedis({ url: redisUrl, clusterNodes: config.REDIS_CLUSTER_NODES }, `twinlens-bullmq-${id}`),
       prefix: config.REDIS_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
       lockDuration: config.WORKER_LOCK_MS,

@@ -1,8 +1,7 @@
 /** GET /healthz: the process is up. GET /readyz: Redis answers and a worker with a model was seen recently. */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Redis } from 'ioredis';
 import { TwinlensError } from '../../shared/errors.ts';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 import { errors } from './openapi-common.ts';
 
 const ReadySchema = z
@@ -34,7 +33,7 @@ const readyz = createRoute({
   },
 });
 
-export function healthRoutes(deps: { redis: Redis; keys: Keys; heartbeatMs: number }) {
+export function healthRoutes(deps: { redis: RedisClient; keys: Keys; heartbeatMs: number }) {
   const app = new OpenAPIHono();
   app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200));
   app.openapi(readyz, async (c) => {

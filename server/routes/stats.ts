@@ -1,13 +1,12 @@
 /** GET /api/v1/stats: queue depth, workers alive, recent mean inference time, and an estimated wait. */
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
-import type { Redis } from 'ioredis';
 import { type Stats, StatsSchema } from '../../shared/contract.ts';
 import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
 import type { AppEnv } from '../http/types.ts';
 import { aliveWorkers, meanInferenceMs } from '../metrics/workers.ts';
 import type { DetectQueue } from '../queue/detect-queue.ts';
-import type { Keys } from '../redis.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 import { bearer, errors } from './openapi-common.ts';
 
 const stats = createRoute({
@@ -23,7 +22,7 @@ const stats = createRoute({
 });
 
 export function statsRoutes(deps: {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   queue: DetectQueue;
   sessions: SessionStore;

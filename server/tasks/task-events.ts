@@ -3,9 +3,8 @@
  * One subscriber connection per API process, fanned out to in-process listeners, so a
  * thousand waiting clients cost one Redis connection.
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
-import { logErrors } from '../redis.ts';
+import { duplicateClient, type RedisClient } from '../redis.ts';
 import type { TaskEvent } from './task-store.ts';
 
 type Listener = (event: TaskEvent) => void;
@@ -24,11 +23,12 @@ export class TaskEvents {
   private ready: Promise<unknown>;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     channel: string,
     private readonly log: Logger,
   ) {
-    this.sub = logErrors(redis.duplicate({ connectionName: 'twinlens-api-events' }), 'twinlens-api-events');
+    // On a Cluster, ioredis subscribes on one node; PUBLISH reaches every node of a cluster.
+    this.sub = duplicateClient(redis, 'twinlens-api-events');
     this.ready = this.sub.subscribe(channel);
     this.sub.on('message', (_channel: string, message: string) => {
       let event: TaskEvent;

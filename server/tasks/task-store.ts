@@ -5,12 +5,16 @@
  * go through a compare-and-set script, so a duplicate run (a stalled job retried) or a late
  * worker after a cancel can never overwrite a final state: each task has exactly one outcome.
  */
-import type { Redis } from 'ioredis';
-import type { Task, TaskStatus } from '../../shared/contract.ts';
-import type { Keys } from '../redis.ts';
+import { isFinalStatus, type Task, type TaskStatus } from '../../shared/contract.ts';
+import type { Keys, RedisClient } from '../redis.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 
-// KEYS[1] task hash; ARGV: new status, new doc, event channel, event message, allowed statuses...
+/** Outbox entries kept at most (approximately): a backlog this long means no API process ran for a while. */
+const OUTBOX_MAX = 10_000;
+
+// KEYS[1] task hash, KEYS[2] push outbox stream; ARGV: new status, new doc, event channel, event
+// message, '1' to append to the outbox, allowed statuses... The outbox entry is written with the
+// status, so no final status can be recorded without its push being owed (push-notifier.ts).
 const TRANSITION = `
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return -1 end
@@ -56,7 +60,7 @@ export type TransitionResult = 'ok' | 'missing' | 'conflict';
 
 export class TaskStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly blobs: BlobStore,
     private readonly ttlSeconds: number,

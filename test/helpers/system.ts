@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
+import { clusterNodes, type RedisClient } from '../../server/redis.ts';
 import { login as loginAs } from './api.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -26,7 +27,8 @@ export interface System {
   baseUrl: string;
   dataDir: string;
   prefix: string;
-  redis: Redis;
+  /** A Cluster client when `env` has REDIS_CLUSTER_NODES. */
+  redis: RedisClient;
   admin: { username: string; password: string };
   api: Proc;
   workers: Proc[];
@@ -130,7 +132,9 @@ export async function startSystem(
   const api = spawnScript('server/api.ts', env);
   const listening = await api.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
   const baseUrl = String(listening.msg).replace('listening on ', '');
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const redis: RedisClient = env.REDIS_CLUSTER_NODES
+    ? new Cluster(clusterNodes(env.REDIS_CLUSTER_NODES), { redisOptions: { maxRetriesPerRequest: null } })
+    : new Redis(redisUrl, { maxRetriesPerRequest: null });
   // Fault tests stop Redis on purpose: this client reconnects; its connection errors are noise.
   redis.on('error', () => {});
   const workers: Proc[] = [];
@@ -178,13 +182,17 @@ export async function startSystem(
   return system;
 }
 
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
+async function deleteKeys(client: RedisClient, prefix: string): Promise<void> {
+  // SCAN sees one node's keys: on a cluster, scan every master (the prefix's hash tag puts all
+  // keys on one, but which one is the cluster's business).
+  for (const redis of client instanceof Cluster ? client.nodes('master') : [client]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  }
 }
 
 /** Every file under the data directory's uploads/, results/ and tmp/ (to prove nothing leaked). */
