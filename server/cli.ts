@@ -7,6 +7,7 @@
 import { generatePassword } from './auth/passwords.ts';
 import { UserStore } from './auth/user-store.ts';
 import { loadConfig } from './config.ts';
+import { PushSubscriptionStore } from './push/subscription-store.ts';
 import { connectRedis, DEFAULT_REDIS_URL, keys } from './redis.ts';
 
 const USAGE = `usage:
@@ -49,11 +50,14 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (cmd === 'remove' && name) {
-      if (!(await users.remove(name))) {
+      const user = await users.findWithHash(name);
+      if (!user || !(await users.remove(name))) {
         process.stderr.write(`no user ${name}\n`);
         return 1;
       }
-      process.stdout.write(`removed ${name}\n`);
+      // Their devices must not be told about tasks any more (their sessions die with the user).
+      const subscriptions = await new PushSubscriptionStore(redis, keys(config.REDIS_PREFIX)).removeAll(user.id);
+      process.stdout.write(`removed ${name}${subscriptions ? ` and ${subscriptions} push subscription(s)` : ''}\n`);
       return 0;
     }
     process.stderr.write(`${USAGE}\n`);

@@ -107,8 +107,8 @@ export function keys(prefix: string) {
     pushSubscriptionOrder: (userId: string) => `${prefix}:push-subs-order:${userId}`,
     /** SHA-256 of an endpoint → the user it belongs to (a browser has one endpoint, whoever logs in on it). */
     pushEndpointOwner: (endpointHash: string) => `${prefix}:push-endpoint:${endpointHash}`,
-    /** Task id → set once by the API process that sends its push (SET NX), so no other one sends it too. */
-    pushSent: (taskId: string) => `${prefix}:push-sent:${taskId}`,
+    /** Stream of server tasks that reached a final status, read by the API processes' push notifiers. */
+    pushOutbox: `${prefix}:push-outbox`,
   };
 }
 

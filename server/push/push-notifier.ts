@@ -1,69 +1,148 @@
 /**
- * Announces finished server tasks to their owner's push subscriptions. It runs in every API
- * process and hears every status change (Redis pub/sub); for a final status the process that
- * wins a per-task `SET NX` sends, so with any number of API processes each task is pushed once.
+ * Announces finished server tasks to their owner's push subscriptions.
  *
- * Pub/sub delivers only to processes that are up: a task that finishes while no API process
- * runs is not announced (the web app reads its tasks when it opens anyway).
+ * The task store appends every final status change to a Redis stream, the push outbox, in the
+ * same script that records the status (server/tasks/task-store.ts). API processes read it as
+ * one consumer group: each entry goes to one process, which sends and then acknowledges it.
+ * So with any number of API processes a task is pushed once, a task that finishes while no API
+ * process runs is pushed when one starts, and an entry whose process died before acknowledging
+ * it is claimed by another after CLAIM_IDLE_MS (at least once: such a task may be pushed twice).
  */
-import type { Redis } from 'ioredis';
+import os from 'node:os';
 import { isFinalStatus } from '../../shared/contract.ts';
 import type { Logger } from '../log.ts';
-import type { Keys } from '../redis.ts';
-import type { TaskEvents } from '../tasks/task-events.ts';
-import type { TaskEvent, TaskStore } from '../tasks/task-store.ts';
+import { duplicateClient, type Keys, type RedisClient } from '../redis.ts';
+import type { TaskStore } from '../tasks/task-store.ts';
 import { pushMessageFor } from './push-message.ts';
 import type { PushSender } from './push-sender.ts';
 import type { PushSubscriptionStore } from './subscription-store.ts';
 
-/** How long the "sent" mark stays; a task's final event is published once, so a day is plenty. */
-const SENT_MARK_SECONDS = 24 * 3600;
+const GROUP = 'push';
+/** Entries read at once; each is a few Redis calls and one HTTP request per subscription. */
+const BATCH = 16;
+/** How long a read waits for new entries; also how soon `stop()` is noticed. */
+const BLOCK_MS = 2000;
+/** An entry delivered this long ago and not acknowledged belongs to a process that died. */
+const CLAIM_IDLE_MS = 60_000;
 
 export interface PushNotifierDeps {
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
-  events: TaskEvents;
   tasks: TaskStore;
   subscriptions: PushSubscriptionStore;
   sender: PushSender;
   log: Logger;
 }
 
+type Entry = { id: string; taskId: string };
+
 export class PushNotifier {
-  private unsubscribe: (() => void) | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private reader: RedisClient | undefined;
+  private readonly consumer = `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   constructor(private readonly deps: PushNotifierDeps) {}
 
   async start(): Promise<void> {
-    this.unsubscribe = await this.deps.events.subscribeAll((event) => {
-      if (!isFinalStatus(event.status)) return;
-      const job = this.announce(event)
-        .catch((err) => this.deps.log.error('push notification failed', { err, task_id: event.task_id }))
-        .finally(() => this.inFlight.delete(job));
-      this.inFlight.add(job);
-    });
+    await this.ensureGroup();
+    // XREADGROUP BLOCK holds its connection; the shared one must stay free for everything else.
+    this.reader = duplicateClient(this.deps.redis, 'twinlens-api-push');
+    this.running = true;
+    this.loop = this.run();
   }
 
-  /** Stops listening and waits (up to `timeoutMs`) for the messages being sent. */
+  /** Stops reading and waits (up to `timeoutMs`) for the batch being sent. */
   async stop(timeoutMs = 3000): Promise<void> {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
+    this.running = false;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled(this.inFlight),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      }),
-    ]);
+    await Promise.race([this.loop, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
+    this.reader?.disconnect();
   }
 
-  private async announce(event: TaskEvent): Promise<void> {
-    const { redis, keys, tasks, subscriptions, sender, log } = this.deps;
-    const won = await redis.set(keys.pushSent(event.task_id), '1', 'EX', SENT_MARK_SECONDS, 'NX');
-    if (won !== 'OK') return; // another API process has it
-    const stored = await tasks.get(event.task_id);
+  private async run(): Promise<void> {
+    let lastClaim = 0;
+    let lastError = 0;
+    while (this.running) {
+      try {
+        if (Date.now() - lastClaim > CLAIM_IDLE_MS / 2) {
+          lastClaim = Date.now();
+          await this.handle(await this.claimAbandoned());
+        }
+        await this.handle(await this.readNew());
+      } catch (err) {
+        const message = (err as Error).message;
+        // A Redis that restarted without persistence has lost the group: make it again.
+        if (message.includes('NOGROUP')) await this.ensureGroup().catch(() => {});
+        if (Date.now() - lastError > 10_000) {
+          lastError = Date.now();
+          this.deps.log.warn('push outbox read failed; retrying', { err: message });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  private async ensureGroup(): Promise<void> {
+    try {
+      // From the start of the stream: entries written while no API process ran are still sent.
+      await this.deps.redis.xgroup('CREATE', this.deps.keys.pushOutbox, GROUP, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!(err as Error).message.includes('BUSYGROUP')) throw err;
+    }
+  }
+
+  private async readNew(): Promise<Entry[]> {
+    const reader = this.reader;
+    if (!reader) return [];
+    const reply = (await reader.xreadgroup(
+      'GROUP',
+      GROUP,
+      this.consumer,
+      'COUNT',
+      BATCH,
+      'BLOCK',
+      BLOCK_MS,
+      'STREAMS',
+      this.deps.keys.pushOutbox,
+      '>',
+    )) as [string, [string, string[]][]][] | null;
+    return (reply?.[0]?.[1] ?? []).flatMap(([id, fields]) => toEntry(id, fields));
+  }
+
+  private async claimAbandoned(): Promise<Entry[]> {
+    const reply = (await this.deps.redis.xautoclaim(
+      this.deps.keys.pushOutbox,
+      GROUP,
+      this.consumer,
+      CLAIM_IDLE_MS,
+      '0',
+      'COUNT',
+      BATCH,
+    )) as [string, [string, string[]][]];
+    return (reply[1] ?? []).flatMap(([id, fields]) => toEntry(id, fields));
+  }
+
+  private async handle(entries: Entry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await Promise.all(
+      entries.map((e) =>
+        this.announce(e.taskId).catch((err) =>
+          this.deps.log.error('push notification failed', { err, task_id: e.taskId }),
+        ),
+      ),
+    );
+    // Acknowledged (and dropped) only once sent or given up on; a crash before this line means
+    // another process sends them again.
+    const ids = entries.map((e) => e.id);
+    await this.deps.redis.xack(this.deps.keys.pushOutbox, GROUP, ...ids);
+    await this.deps.redis.xdel(this.deps.keys.pushOutbox, ...ids);
+  }
+
+  private async announce(taskId: string): Promise<void> {
+    const { tasks, subscriptions, sender, log } = this.deps;
+    const stored = await tasks.get(taskId);
     if (!stored || !isFinalStatus(stored.task.status) || stored.task.source !== 'server') return;
     const subs = await subscriptions.list(stored.ownerId);
     if (subs.length === 0) return;
@@ -71,7 +150,7 @@ export class PushNotifier {
     await Promise.all(
       subs.map(async (sub) => {
         const result = await sender.send(sub, payload);
-        const fields = { task_id: event.task_id, push_service: new URL(sub.endpoint).origin };
+        const fields = { task_id: taskId, push_service: new URL(sub.endpoint).origin };
         if (result.ok) {
           log.debug('push sent', { ...fields, status_code: result.statusCode });
         } else if (result.gone) {
@@ -84,4 +163,12 @@ export class PushNotifier {
       }),
     );
   }
+}
+
+function toEntry(id: string, fields: string[] | null): Entry[] {
+  // XAUTOCLAIM returns null fields for entries deleted meanwhile.
+  if (!fields) return [];
+  const i = fields.indexOf('task_id');
+  const taskId = i >= 0 ? fields[i + 1] : undefined;
+  return taskId ? [{ id, taskId }] : [];
 }

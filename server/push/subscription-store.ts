@@ -56,6 +56,15 @@ export class PushSubscriptionStore {
     return removed === 1;
   }
 
+  /** Removes every subscription of the user (when the user is removed); how many there were. */
+  async removeAll(userId: string): Promise<number> {
+    const endpoints = await this.redis.hkeys(this.keys.pushSubscriptions(userId));
+    for (const endpoint of endpoints) await this.remove(userId, endpoint);
+    // Anything a concurrent subscribe added between HKEYS and here goes too.
+    await this.redis.del(this.keys.pushSubscriptions(userId), this.keys.pushSubscriptionOrder(userId));
+    return endpoints.length;
+  }
+
   async list(userId: string): Promise<PushSubscription[]> {
     const raw = await this.redis.hvals(this.keys.pushSubscriptions(userId));
     return raw.flatMap((json) => {

@@ -17,9 +17,7 @@ export interface TaskListener {
 
 export class TaskEvents {
   private readonly listeners = new Map<string, Set<Listener>>();
-  /** Listeners to every task's changes (the push notifier). */
-  private readonly allListeners = new Set<Listener>();
-  private readonly sub: Redis;
+  private readonly sub: RedisClient;
   private ready: Promise<unknown>;
 
   constructor(
@@ -39,7 +37,6 @@ export class TaskEvents {
         return;
       }
       for (const l of this.listeners.get(event.task_id) ?? []) this.call(l, event);
-      for (const l of this.allListeners) this.call(l, event);
     });
   }
 
@@ -55,15 +52,6 @@ export class TaskEvents {
     return () => {
       set.delete(listener);
       if (set.size === 0 && this.listeners.get(taskId) === set) this.listeners.delete(taskId);
-    };
-  }
-
-  /** Calls `listener` for every status change of every task until the returned function is called. */
-  async subscribeAll(listener: Listener): Promise<() => void> {
-    await this.ready;
-    this.allListeners.add(listener);
-    return () => {
-      this.allListeners.delete(listener);
     };
   }
 
@@ -110,7 +98,6 @@ export class TaskEvents {
 
   async close(): Promise<void> {
     this.listeners.clear();
-    this.allListeners.clear();
     this.sub.disconnect();
   }
 }

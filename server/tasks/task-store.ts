@@ -18,10 +18,13 @@ const OUTBOX_MAX = 10_000;
 const TRANSITION = `
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then return -1 end
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   if ARGV[i] == current then
     redis.call('HSET', KEYS[1], 'status', ARGV[1], 'doc', ARGV[2])
     redis.call('PUBLISH', ARGV[3], ARGV[4])
+    if ARGV[5] == '1' then
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ${OUTBOX_MAX}, '*', 'task_id', cjson.decode(ARGV[4])['task_id'])
+    end
     return 1
   end
 end
@@ -98,14 +101,17 @@ export class TaskStore {
 
   /** Replaces the task document if its current status is one of `from`. */
   async transition(next: Task, from: readonly TaskStatus[]): Promise<TransitionResult> {
+    const owesPush = isFinalStatus(next.status) && next.source === 'server';
     const r = (await this.redis.eval(
       TRANSITION,
-      1,
+      2,
       this.keys.task(next.task_id),
+      this.keys.pushOutbox,
       next.status,
       JSON.stringify(next),
       this.keys.taskEvents,
       JSON.stringify({ task_id: next.task_id, status: next.status } satisfies TaskEvent),
+      owesPush ? '1' : '0',
       ...from,
     )) as number;
     return r === 1 ? 'ok' : r === -1 ? 'missing' : 'conflict';

@@ -241,6 +241,52 @@ it('a user keeps the 20 newest subscriptions; an endpoint subscribed by another 
   expect(await storedEndpoints(bob)).toHaveLength(19);
 });
 
+it('removing a user (CLI) drops their push subscriptions', async () => {
+  const bob = await login(ctx.sys.baseUrl, 'bob', 'bobs-password-123');
+  const bobId = await userId(bob);
+  const endpoints = await storedEndpoints(bob);
+  expect(endpoints).toHaveLength(19);
+  const cli = spawnScript('server/cli.ts', ctx.sys.env, ['users', 'remove', 'bob']);
+  expect(await cli.exited, cli.logs.join('\n')).toBe(0);
+  expect(cli.logs.join('\n')).toContain('removed bob and 19 push subscription(s)');
+  const key = (rest: string) => `${ctx.sys.prefix}:${rest}`;
+  expect(await ctx.sys.redis.exists(key(`push-subs:${bobId}`), key(`push-subs-order:${bobId}`))).toBe(0);
+  const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
+  expect(await ctx.sys.redis.exists(...endpoints.map((e) => key(`push-endpoint:${sha(e)}`)))).toBe(0);
+});
+
+it('a task that finishes while no API process runs is pushed when one starts again', async () => {
+  const later = makeSubscriber(`${pushService.url}/later/1`);
+  expect((await subscribe(ctx.token, later.subscription)).status).toBe(201);
+  // With no worker the task waits in the queue while every API process goes away.
+  for (const w of ctx.sys.workers) {
+    w.child.kill('SIGTERM');
+    await w.exited;
+  }
+  const task = await submit(ctx.sys.baseUrl, ctx.token, fixture('coffee.png'));
+  for (const api of [ctx.sys.api, secondApi]) {
+    if (!api || api.child.exitCode !== null) continue;
+    api.child.kill('SIGTERM');
+    await api.exited;
+  }
+  await ctx.sys.startWorker();
+  const statusKey = `${ctx.sys.prefix}:task:${task.task_id}`;
+  for (let i = 0; i < 300 && (await ctx.sys.redis.hget(statusKey, 'status')) !== 'succeeded'; i++) await sleep(100);
+  expect(await ctx.sys.redis.hget(statusKey, 'status'), ctx.sys.dump()).toBe('succeeded');
+  await sleep(500);
+  expect(pushService.received.filter((r) => r.path === '/later/1')).toHaveLength(0); // nobody to send it
+
+  // An API process starts (on the same port, as after a restart) and sends what is owed.
+  const api = spawnScript('server/api.ts', { ...ctx.sys.env, PORT: new URL(ctx.sys.baseUrl).port });
+  ctx.sys.api = api;
+  await api.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
+  const [hit] = await pushService.waitFor('/later/1', 1);
+  if (!hit) throw new Error('no push');
+  const message = PushMessageSchema.parse(JSON.parse(later.decrypt(hit.body).toString('utf8')));
+  expect(message.task).toMatchObject({ task_id: task.task_id, status: 'succeeded' });
+  expect(await ctx.sys.redis.xlen(`${ctx.sys.prefix}:push-outbox`)).toBe(0); // acknowledged and dropped
+});
+
 it('is in the OpenAPI document with its schemas', async () => {
   const doc = (await (await fetch(`${ctx.sys.baseUrl}/api/openapi.json`)).json()) as {
     paths: Record<string, Record<string, unknown>>;
