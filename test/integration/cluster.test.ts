@@ -64,6 +64,22 @@ describe('on a Redis Cluster', () => {
     expect(done[1]?.detections.map((d) => d.label)).toContain('cup');
   });
 
+  it("reads the push outbox as a consumer group on the cluster: every final task's entry read and dropped", async () => {
+    const outbox = `${sys.prefix}:push-outbox`;
+    // Five tasks ended above; the API's notifier reads each entry (XREADGROUP on the cluster), then deletes it.
+    let group: unknown[] = [];
+    for (let i = 0; i < 50; i++) {
+      const groups = (await sys.redis.xinfo('GROUPS', outbox)) as unknown[][];
+      group = groups[0] ?? [];
+      if (Number(group[group.indexOf('entries-read') + 1]) >= 5 && (await sys.redis.xlen(outbox)) === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(group[group.indexOf('name') + 1]).toBe('push');
+    expect(Number(group[group.indexOf('entries-read') + 1])).toBeGreaterThanOrEqual(5);
+    expect(Number(group[group.indexOf('pending') + 1])).toBe(0);
+    expect(await sys.redis.xlen(outbox)).toBe(0);
+  });
+
   it('keeps every key, ours and BullMQ’s, in the hash tag’s slot, on a master of the cluster', async () => {
     const c = sys.redis;
     expect(c).toBeInstanceOf(Cluster); // the test's own client follows REDIS_CLUSTER_NODES too
