@@ -9,13 +9,20 @@
  * a separate host as far as the network goes, reaching Redis over a veth link; Redis listens on
  * the host-side addresses only. See bench/lib/netns.ts. The namespaces are removed on exit.
  *
+ * --storage s3: uploads and results go to an S3-compatible server (s3rver, in this process) instead
+ * of DATA_DIR; with --netns each worker reaches it over its link, and gets a data directory of its
+ * own, so a worker shares nothing with the API but Redis and S3 over the network.
+ *
  * Options (flags, or the environment in capitals): --workers 1,2,3,4 --clients 16 --tasks 200
- * --model centernet|null --netns.
+ * --model centernet|null --netns --storage fs|s3.
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fixture, login, submit, waitForTask } from '../test/helpers/api.ts';
+import { startS3 } from '../test/helpers/s3-server.ts';
 import {
   checkOneResultEach,
   cpuSeconds,
@@ -38,8 +45,10 @@ const { values: a } = parseArgs({
     tasks: { type: 'string', default: process.env.TASKS ?? '200' },
     model: { type: 'string', default: process.env.MODEL ?? 'centernet' },
     netns: { type: 'boolean', default: false },
+    storage: { type: 'string', default: process.env.STORAGE ?? 'fs' },
   },
 });
+if (a.storage !== 'fs' && a.storage !== 's3') throw new Error('--storage: fs or s3');
 const STEPS = a.workers
   .split(',')
   .map(Number)
@@ -56,7 +65,7 @@ process.on('exit', () => {
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 
-const mode = a.netns ? 'netns (each worker in its own network namespace)' : 'local';
+const mode = `${a.netns ? 'netns (each worker in its own network namespace)' : 'local'}, storage ${a.storage}`;
 console.error(
   `bench:scale: workers ${STEPS.join(',')}, ${CLIENTS} clients, ${TASKS} tasks per step, ${mode}; ${machine()}`,
 );
@@ -66,12 +75,24 @@ if (a.netns) {
   if (process.getuid?.() !== 0) throw new Error('--netns needs root (ip netns add)');
   hosts = Array.from({ length: MAX }, (_, i) => addHost(i + 1));
 }
+// s3rver listens on every address so that workers in namespaces reach it at their link's host side.
+const s3 = a.storage === 's3' ? await startS3({ address: a.netns ? '0.0.0.0' : '127.0.0.1' }) : undefined;
+process.on('exit', () => void s3?.stop());
 const bench = await startBench({
-  env: { MODEL, RATE_LIMIT_PER_MINUTE: '0', MAX_QUEUE_DEPTH: '100000' },
+  env: { MODEL, RATE_LIMIT_PER_MINUTE: '0', MAX_QUEUE_DEPTH: '100000', ...s3?.env },
   ...(a.netns ? { redisBind: hosts.map((h) => h.hostIp) } : {}),
 });
 const port = new URL(bench.redis.url).port;
 const redisUrlFor = (i: number) => (a.netns ? `redis://${hosts[i]?.hostIp}:${port}` : bench.redis.url);
+/** A worker's own settings: in a namespace with S3, the S3 endpoint over its link and a DATA_DIR of its own. */
+const workerDirs: string[] = [];
+const workerEnv = (i: number): Record<string, string> => {
+  if (!s3 || !a.netns) return {};
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `twinlens-bench-w${i + 1}-`));
+  workerDirs.push(dataDir);
+  process.on('exit', () => fs.rmSync(dataDir, { recursive: true, force: true }));
+  return { S3_ENDPOINT: s3.endpoint.replace('127.0.0.1', hosts[i]?.hostIp ?? ''), DATA_DIR: dataDir };
+};
 
 if (a.netns) {
   // Evidence that a namespace is a host of its own: Redis is reachable over the link, and this
@@ -112,7 +133,7 @@ try {
   for (const n of STEPS) {
     while (sys.workers.length < n) {
       const i = sys.workers.length;
-      await bench.addWorker({ ...(a.netns ? { ns: hosts[i]?.ns } : {}), redisUrl: redisUrlFor(i) });
+      await bench.addWorker({ ...(a.netns ? { ns: hosts[i]?.ns } : {}), redisUrl: redisUrlFor(i), env: workerEnv(i) });
     }
     await Promise.all(
       Array.from({ length: n }, async () => {
@@ -165,6 +186,18 @@ try {
     };
     rows.push(row);
     console.error(`  ${n} worker(s): ${f(row.tps, 2)} tasks/s; ${machine()}`);
+  }
+  if (s3) {
+    // The point of S3 storage: no image bytes on any host's disk, the API's included.
+    const onDisk = [sys.dataDir, ...workerDirs].flatMap((root) =>
+      ['uploads', 'results'].flatMap((d) =>
+        fs.existsSync(path.join(root, d))
+          ? fs.readdirSync(path.join(root, d), { recursive: true, encoding: 'utf8' })
+          : [],
+      ),
+    );
+    console.error(`storage s3: ${onDisk.length} entries under the API's and workers' DATA_DIR uploads/ and results/`);
+    if (onDisk.length > 0) failed = true;
   }
 } finally {
   await bench.stop();

@@ -434,8 +434,8 @@ export function machine(): string {
 export interface Bench {
   sys: System;
   redis: BenchRedis;
-  /** Starts one more worker process; `ns`: inside that network namespace, with `redisUrl`. */
-  addWorker(opts?: { ns?: string; redisUrl?: string }): Promise<Proc>;
+  /** Starts one more worker process; `ns`: inside that network namespace, with `redisUrl` and `env`. */
+  addWorker(opts?: { ns?: string; redisUrl?: string; env?: Record<string, string> }): Promise<Proc>;
   stop(): Promise<void>;
 }
 
@@ -459,7 +459,7 @@ export async function startBench(opts: { env: Record<string, string>; redisBind?
     redis,
     async addWorker(w = {}) {
       const script = [process.execPath, '--import', 'tsx', path.join(ROOT, 'server/worker.ts')];
-      const env = { ...sys.env, ...(w.redisUrl ? { REDIS_URL: w.redisUrl } : {}) };
+      const env = { ...sys.env, ...(w.redisUrl ? { REDIS_URL: w.redisUrl } : {}), ...w.env };
       const label = `worker ${sys.workers.length + 1}${w.ns ? ` (${w.ns})` : ''}`;
       const proc = w.ns
         ? spawnCommand('ip', ['netns', 'exec', w.ns, ...script], env, label)

@@ -40,11 +40,12 @@ export interface OwnS3 {
   stop(): Promise<void>;
 }
 
-export async function startS3(): Promise<OwnS3> {
+/** `address`: where it listens (0.0.0.0 for workers in network namespaces); the endpoint is always loopback. */
+export async function startS3(opts: { address?: string } = {}): Promise<OwnS3> {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-s3-'));
   const bucket = `twinlens-${randomBytes(4).toString('hex')}`;
   const server = new S3rver({
-    address: '127.0.0.1',
+    address: opts.address ?? '127.0.0.1',
     port: 0,
     directory,
     silent: true,
