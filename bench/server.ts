@@ -10,12 +10,10 @@
  * Environment: WORKERS (default: cores - 1), CLIENTS (16), TASKS (160), POLL_MS (long | ms),
  * RAW_IMAGES (per process; default TASKS / WORKERS).
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { fixture, login, submit, waitForTask } from '../test/helpers/api.ts';
-import { ROOT, startSystem } from '../test/helpers/system.ts';
+import { startSystem } from '../test/helpers/system.ts';
+import { cpuSeconds, rawModel } from './lib/harness.ts';
 
 // Default: one core left for the API, Redis and the clients (all on this machine).
 const WORKERS = Number(process.env.WORKERS ?? Math.max(1, os.availableParallelism() - 1));
@@ -27,58 +25,6 @@ const IMAGE = 'astronaut.png';
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
-
-async function rawModel(): Promise<{ imagesPerSec: number; backend: string }> {
-  const procs = Array.from({ length: WORKERS }, () =>
-    spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        path.join(ROOT, 'bench/raw-model.ts'),
-        path.join(ROOT, 'test/fixtures', IMAGE),
-        String(RAW_IMAGES),
-      ],
-      {
-        cwd: ROOT,
-        stdio: ['pipe', 'pipe', 'inherit'],
-      },
-    ),
-  );
-  const lines = procs.map((p) => {
-    const queue: Record<string, unknown>[] = [];
-    const waiters: ((l: Record<string, unknown>) => void)[] = [];
-    let buf = '';
-    p.stdout.on('data', (c: Buffer) => {
-      buf += c.toString();
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const l = JSON.parse(buf.slice(0, i)) as Record<string, unknown>;
-        buf = buf.slice(i + 1);
-        const w = waiters.shift();
-        if (w) w(l);
-        else queue.push(l);
-      }
-    });
-    return () => new Promise<Record<string, unknown>>((r) => (queue.length ? r(queue.shift()!) : waiters.push(r)));
-  });
-  const ready = await Promise.all(lines.map((next) => next()));
-  const started = performance.now();
-  for (const p of procs) p.stdin.write('go\n');
-  await Promise.all(lines.map((next) => next()));
-  const wall = performance.now() - started;
-  return { imagesPerSec: (WORKERS * RAW_IMAGES) / (wall / 1000), backend: String(ready[0]?.backend) };
-}
-
-/** CPU seconds a process has used so far (Linux /proc; NaN elsewhere). */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
-  } catch {
-    return Number.NaN;
-  }
 }
 
 interface E2E {
@@ -162,7 +108,7 @@ const f = (n: number, d = 1) => n.toFixed(d);
 console.error(
   `bench:server: ${WORKERS} worker process(es), ${CLIENTS} clients, ${TASKS} tasks, ${os.cpus().length} cores (${os.cpus()[0]?.model})`,
 );
-const raw = await rawModel();
+const raw = await rawModel(WORKERS, RAW_IMAGES, IMAGE);
 console.error(`raw model: ${f(raw.imagesPerSec, 2)} images/s (${raw.backend})`);
 const e2e = await endToEnd('centernet');
 console.error(`end to end: ${f(e2e.tasksPerSec, 2)} tasks/s`);

@@ -14,7 +14,7 @@ import { aofRedisArgs, keys } from '../../server/redis.ts';
 import { type Task, TaskSchema } from '../../shared/contract.ts';
 import { upload, waitForTask } from '../../test/helpers/api.ts';
 import { freePort } from '../../test/helpers/redis-server.ts';
-import { type Proc, ROOT, type System, startSystem } from '../../test/helpers/system.ts';
+import { type Proc, ROOT, type System, spawnCommand, startSystem } from '../../test/helpers/system.ts';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -125,59 +125,6 @@ export class RssSampler {
 
 // ---------------------------------------------------------------------------------------------
 // Processes
-
-/** Like test/helpers/system.ts's spawnScript, for any command (e.g. `ip netns exec … node …`). */
-export function spawnCommand(cmd: string, args: string[], env: Record<string, string>, label: string): Proc {
-  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  const logs: string[] = [];
-  const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] =
-    [];
-  let buf = '';
-  const feed = (chunk: Buffer) => {
-    buf += chunk.toString('utf8');
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      logs.push(line);
-      let parsed: Record<string, unknown>;
-      try {
-        parsed = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      for (const w of [...waiters]) {
-        if (w.match(parsed)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(parsed);
-        }
-      }
-    }
-  };
-  child.stdout?.on('data', feed);
-  child.stderr?.on('data', feed);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    logs,
-    exited,
-    waitFor(match, timeoutMs = 30_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${label}: timed out; logs:\n${logs.join('\n')}`)), timeoutMs);
-        waiters.push({
-          match,
-          resolve: (l) => {
-            clearTimeout(timer);
-            resolve(l);
-          },
-        });
-        exited.then((code) => {
-          clearTimeout(timer);
-          reject(new Error(`${label} exited (${code}); logs:\n${logs.join('\n')}`));
-        });
-      });
-    },
-  };
-}
 
 /** Children this bench started, killed synchronously if it is interrupted. */
 export const children = new Set<ChildProcess>();

@@ -39,12 +39,14 @@ export interface System {
   dump(): string;
 }
 
+/** One of the project's scripts in a node process of its own (`node --import tsx <script>`). */
 export function spawnScript(script: string, env: Record<string, string>, args: string[] = []): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  return spawnCommand(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], env, script);
+}
+
+/** Any command (e.g. `ip netns exec … node …`), its stdout and stderr lines collected, JSON lines awaitable. */
+export function spawnCommand(cmd: string, args: string[], env: Record<string, string>, label: string): Proc {
+  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] =
     [];
@@ -98,7 +100,7 @@ export function spawnScript(script: string, env: Record<string, string>, args: s
         });
         exited.then((code) => {
           clearTimeout(timer);
-          reject(new Error(`${script} exited (${code}) before the expected line; logs:\n${logs.join('\n')}`));
+          reject(new Error(`${label} exited (${code}) before the expected line; logs:\n${logs.join('\n')}`));
         });
       });
     },
