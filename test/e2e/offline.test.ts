@@ -43,7 +43,8 @@ it('with the network cut, a reload loads the app and detects on the device', asy
 it('a server-route task made offline waits, and completes when the network returns', async () => {
   const { page, context } = browser;
   await page.reload();
-  await page.waitForSelector('body[data-ready="true"]');
+  // As long as the offline reload above may take: the page probes WebGPU (software here) before it is ready.
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
   await logIn(page, ctx.sys.admin.username, ctx.sys.admin.password);
   await chooseRoute(page, 'server');
   await context.setOffline(true);
