@@ -10,8 +10,6 @@ import {
 import { ConfigError } from '../config.ts';
 import { type BlobArea, type BlobStore, blobKey, checkBlobKey } from './blob-store.ts';
 
-// The same keys the filesystem driver accepts: only keys made by `put`, never a caller's string.
-
 const CONTENT_TYPES: Record<string, string> = { jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
 
 export interface S3BlobStoreOptions {
