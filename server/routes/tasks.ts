@@ -231,7 +231,13 @@ export function taskRoutes(deps: TaskDeps) {
     };
     // Record (and claim the blob) first, then write it, then enqueue; undo on failure.
     if (!(await deps.tasks.create(task, user.id, [uploadKey]))) {
-      throw new TwinlensError('conflict', 'a task with this task_id was created at the same time; fetch it');
+      // The same task sent twice at once (the page and its service worker both sending a task
+      // made offline): the loser answers like a retry, with the task the winner made.
+      const winner = await deps.tasks.get(task.task_id);
+      if (winner && winner.ownerId === user.id) {
+        return c.json(winner.task, 202, { Location: `/api/v1/tasks/${task.task_id}` });
+      }
+      throw new TwinlensError('conflict', 'this task_id is taken; choose another');
     }
     try {
       await deps.blobs.put('uploads', bytes, info.extension);

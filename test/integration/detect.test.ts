@@ -209,6 +209,25 @@ describe('client-chosen task ids', () => {
     expect((await waitForTask(ctx.sys.baseUrl, ctx.token, id)).status).toBe('succeeded');
   });
 
+  it('answers the same task to uploads with one task_id sent at the same moment (no 409)', async () => {
+    const id = crypto.randomUUID();
+    const sends = Array.from({ length: 4 }, () =>
+      fetch(`${ctx.sys.baseUrl}/api/v1/tasks`, {
+        method: 'POST',
+        headers: auth(ctx.token),
+        body: formWith(fixture('coffee.png'), { task_id: id }),
+      }),
+    );
+    const answers = await Promise.all(sends);
+    expect(answers.map((r) => r.status)).toEqual([202, 202, 202, 202]);
+    const tasks = await Promise.all(answers.map(async (r) => (await r.json()) as { task_id: string }));
+    expect(new Set(tasks.map((t) => t.task_id))).toEqual(new Set([id]));
+    const done = await waitForTask(ctx.sys.baseUrl, ctx.token, id);
+    expect(done.status).toBe('succeeded');
+    const runs = await ctx.sys.redis.get(`${ctx.sys.prefix}:task-runs:${id}`);
+    expect(Number(runs)).toBe(1); // one task, one job
+  });
+
   it('refuses a malformed task_id', async () => {
     const res = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks`, {
       method: 'POST',
