@@ -54,6 +54,12 @@ export async function chooseRoute(page: Page, route: 'auto' | 'device' | 'server
 }
 
 /** Waits until the history row of the newest task has one of the statuses, and returns its id. */
+/**
+ * Timeout for tests and hooks that run the model in the page on software WebGPU (SwiftShader): tens of
+ * seconds per image on a small VM, several times that while other processes share its cores.
+ */
+export const SLOW = 300_000;
+
 export async function waitForNewestTask(page: Page, statuses: string[], timeoutMs = 180_000): Promise<string> {
   const row = page.locator('#history li.task').first();
   await row.waitFor({ timeout: timeoutMs });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TaskSchema } from '../../shared/contract.ts';
 import { FIXTURES } from '../helpers/api.ts';
 import { useSystem } from '../helpers/system.ts';
-import { type Browser, chooseRoute, exportedTasks, openApp, waitForNewestTask } from './browser.ts';
+import { type Browser, chooseRoute, exportedTasks, openApp, SLOW, waitForNewestTask } from './browser.ts';
 
 const ctx = useSystem({ workers: 0 });
 let browser: Browser;
@@ -15,29 +15,33 @@ beforeAll(async () => {
   browser.page.on('request', (r) => {
     if (r.method() === 'POST' && r.url().includes('/api/v1/tasks')) uploads.push(r.url());
   });
-});
+}, SLOW);
 afterAll(async () => {
   await browser?.close();
 });
 
-it('"On this device" runs the model on WebGPU in the worker: astronaut → person, nothing uploaded', async () => {
-  const { page } = browser;
-  await chooseRoute(page, 'device');
-  await page.waitForSelector('#where[data-backend]', { timeout: 120_000 });
-  expect(await page.getAttribute('#where', 'data-backend')).toBe('webgpu');
-  await page.setInputFiles('#files', path.join(FIXTURES, 'astronaut.png'));
-  const id = await waitForNewestTask(page, ['succeeded', 'failed']);
-  expect(await page.getAttribute(`li[data-task-id="${id}"]`, 'data-status')).toBe('succeeded');
-  await page.waitForSelector(`#result[data-task-id="${id}"] canvas[data-boxes]`);
-  expect(Number(await page.getAttribute('#result-canvas', 'data-boxes'))).toBeGreaterThanOrEqual(1);
-  await expect.poll(() => page.textContent('#result-list')).toContain('person');
+it(
+  '"On this device" runs the model on WebGPU in the worker: astronaut → person, nothing uploaded',
+  async () => {
+    const { page } = browser;
+    await chooseRoute(page, 'device');
+    await page.waitForSelector('#where[data-backend]', { timeout: 120_000 });
+    expect(await page.getAttribute('#where', 'data-backend')).toBe('webgpu');
+    await page.setInputFiles('#files', path.join(FIXTURES, 'astronaut.png'));
+    const id = await waitForNewestTask(page, ['succeeded', 'failed']);
+    expect(await page.getAttribute(`li[data-task-id="${id}"]`, 'data-status')).toBe('succeeded');
+    await page.waitForSelector(`#result[data-task-id="${id}"] canvas[data-boxes]`);
+    expect(Number(await page.getAttribute('#result-canvas', 'data-boxes'))).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => page.textContent('#result-list')).toContain('person');
 
-  const tasks = (await exportedTasks(page)).map((t) => TaskSchema.parse(t));
-  const task = tasks.find((t) => t.task_id === id);
-  expect(task?.source).toBe('device');
-  expect(task?.model?.backend).toBe('webgpu');
-  const person = task?.detections.find((d) => d.label === 'person');
-  expect(person?.score).toBeGreaterThanOrEqual(0.5);
-  expect(task?.image).toMatchObject({ width: 512, height: 512, mime: 'image/png' });
-  expect(uploads).toEqual([]);
-});
+    const tasks = (await exportedTasks(page)).map((t) => TaskSchema.parse(t));
+    const task = tasks.find((t) => t.task_id === id);
+    expect(task?.source).toBe('device');
+    expect(task?.model?.backend).toBe('webgpu');
+    const person = task?.detections.find((d) => d.label === 'person');
+    expect(person?.score).toBeGreaterThanOrEqual(0.5);
+    expect(task?.image).toMatchObject({ width: 512, height: 512, mime: 'image/png' });
+    expect(uploads).toEqual([]);
+  },
+  SLOW,
+);

@@ -10,11 +10,13 @@ import { ApiError, followTask, login, logout, me, uploadTaskWithProgress } from 
 import { SYNC_TAG, uploadPending } from './server/pending.ts';
 import { enablePush } from './server/push.ts';
 import {
+  changeEntry,
   clearHistory,
   deleteEntry,
   exportJson,
   getEntry,
   type HistoryEntry,
+  later,
   listEntries,
   putEntry,
   updateTask,
@@ -309,7 +311,7 @@ async function sendToServer(taskId: string): Promise<void> {
       void refresh();
     });
     progress.delete(taskId);
-    await putEntry({ ...entry, task, pending: undefined });
+    await changeEntry(taskId, (current) => ({ ...current, task: later(current.task, task), pending: undefined }));
     await refresh();
     await follow(taskId);
   } catch (err) {
@@ -321,11 +323,19 @@ async function sendToServer(taskId: string): Promise<void> {
       el.login.showModal();
       return;
     }
-    await putEntry({
-      ...entry,
-      pending: undefined,
-      task: { ...entry.task, status: 'failed', error: { code: 'invalid_request', message: (err as Error).message } },
-    });
+    await changeEntry(taskId, (current) =>
+      current.pending
+        ? {
+            ...current,
+            pending: undefined,
+            task: {
+              ...current.task,
+              status: 'failed',
+              error: { code: 'invalid_request', message: (err as Error).message },
+            },
+          }
+        : undefined,
+    );
     await refresh();
   }
 }

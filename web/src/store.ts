@@ -3,7 +3,7 @@
  * and the server-route tasks that wait for the network. Used by the page and the service worker.
  */
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
-import type { DetectParams, Task } from '../../shared/contract.ts';
+import type { DetectParams, Task, TaskStatus } from '../../shared/contract.ts';
 
 export interface HistoryEntry {
   task: Task;
@@ -38,18 +38,36 @@ export async function getEntry(taskId: string): Promise<HistoryEntry | undefined
   return (await db()).get('history', taskId);
 }
 
-/** Applies a newer version of a task (from the server, events or a push) to its entry, if we have it. */
-export async function updateTask(task: Task): Promise<HistoryEntry | undefined> {
-  const d = await db();
-  const tx = d.transaction('history', 'readwrite');
-  const entry = await tx.store.get(task.task_id);
-  if (entry) {
-    entry.task = task;
-    entry.updated_at = Date.now();
-    await tx.store.put(entry);
-  }
+const STAGE: Record<TaskStatus, number> = { queued: 0, running: 1, succeeded: 2, failed: 2, canceled: 2 };
+
+/**
+ * The later of two versions of one task. Versions arrive out of order (an upload's answer after the
+ * live events, the service worker's and the page's senders racing, a push), and a task's status
+ * only moves forward, so an older one never replaces a newer one.
+ */
+export function later(current: Task, next: Task): Task {
+  return STAGE[next.status] >= STAGE[current.status] ? next : current;
+}
+
+/**
+ * Changes one entry in one transaction, so the page and the service worker never write back a
+ * stale copy. `change` gets the stored entry and returns its new value, or undefined to leave it.
+ */
+export async function changeEntry(
+  taskId: string,
+  change: (entry: HistoryEntry) => HistoryEntry | undefined,
+): Promise<HistoryEntry | undefined> {
+  const tx = (await db()).transaction('history', 'readwrite');
+  const entry = await tx.store.get(taskId);
+  const next = entry && change(entry);
+  if (next) await tx.store.put({ ...next, updated_at: Date.now() });
   await tx.done;
-  return entry;
+  return next ?? entry;
+}
+
+/** Applies a version of a task (from the server, events or a push) to its entry, if we have it and it is not older. */
+export async function updateTask(task: Task): Promise<HistoryEntry | undefined> {
+  return changeEntry(task.task_id, (entry) => ({ ...entry, task: later(entry.task, task) }));
 }
 
 /** Newest first. */

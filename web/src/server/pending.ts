@@ -4,7 +4,7 @@
  * elsewhere. The task id is the client's, so two senders racing cannot make two tasks.
  */
 import type { Task } from '../../../shared/contract.ts';
-import { getEntry, type HistoryEntry, pendingEntries, putEntry } from '../store.ts';
+import { changeEntry, type HistoryEntry, later, pendingEntries } from '../store.ts';
 import { ApiError, uploadTask } from './api.ts';
 
 export const SYNC_TAG = 'twinlens-upload';
@@ -17,8 +17,12 @@ export async function uploadPending(): Promise<Task[]> {
     if (!pending) continue;
     try {
       const task = await uploadTask(entry.task.task_id, entry.image, pending.params);
-      const current = (await getEntry(task.task_id)) ?? entry;
-      await putEntry({ ...current, task, pending: undefined });
+      // The other sender (page or service worker) may have sent it too and followed it further.
+      await changeEntry(task.task_id, (current) => ({
+        ...current,
+        task: later(current.task, task),
+        pending: undefined,
+      }));
       sent.push(task);
     } catch (err) {
       if (
@@ -29,12 +33,21 @@ export async function uploadPending(): Promise<Task[]> {
         err.status !== 408
       ) {
         // The server refused the image itself: sending it again will not help.
-        await putEntry(failed(entry, err));
+        await changeEntry(entry.task.task_id, (current) => (current.pending ? failed(current, err) : undefined));
       } else {
-        await putEntry({
-          ...entry,
-          pending: { ...pending, attempts: pending.attempts + 1, lastError: (err as Error).message },
-        });
+        // Only while it still waits: the other sender may have got it through meanwhile.
+        await changeEntry(entry.task.task_id, (current) =>
+          current.pending
+            ? {
+                ...current,
+                pending: {
+                  ...current.pending,
+                  attempts: current.pending.attempts + 1,
+                  lastError: (err as Error).message,
+                },
+              }
+            : undefined,
+        );
         if (err instanceof ApiError && err.status === 401) continue; // waits for a login
         if (!(err instanceof ApiError)) break; // still offline: try again later
       }
