@@ -6,6 +6,7 @@
  * The module exports only the handler: workerd refuses other named exports.
  */
 import { Hono } from 'hono';
+import { APP_CONTENT_SECURITY_POLICY, APP_PERMISSIONS_POLICY } from '../shared/csp.ts';
 
 /** The bindings this worker uses (typed by hand: @cloudflare/workers-types is not a dependency). */
 interface Env {
@@ -46,6 +47,9 @@ async function forward(request: Request, origin: string | undefined): Promise<Re
   const headers = new Headers(request.headers);
   for (const h of HOP_BY_HOP) headers.delete(h);
   headers.set('x-forwarded-host', url.host);
+  // The client's address, for the API's per-address login limits (TRUST_PROXY_HOPS=1 behind the edge).
+  const client = request.headers.get('cf-connecting-ip');
+  if (client) headers.set('x-forwarded-for', client);
   headers.set('x-forwarded-proto', url.protocol.replace(':', ''));
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
   const init: RequestInit & { duplex?: 'half' } = {
@@ -83,6 +87,12 @@ app.on(['GET', 'HEAD'], '*', async (c) => {
   const isHtml = (res.headers.get('content-type') ?? '').startsWith('text/html');
   const cache = isHtml ? NO_CACHE : cacheControlFor(url.pathname);
   if (cache && res.status === 200) out.headers.set('cache-control', cache);
+  // The same policy as the API sends with the app (shared/csp.ts), and the usual hardening.
+  out.headers.set('content-security-policy', APP_CONTENT_SECURITY_POLICY);
+  out.headers.set('permissions-policy', APP_PERMISSIONS_POLICY);
+  out.headers.set('x-content-type-options', 'nosniff');
+  out.headers.set('referrer-policy', 'no-referrer');
+  out.headers.set('x-frame-options', 'DENY');
   return out;
 });
 

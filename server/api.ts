@@ -2,6 +2,7 @@
  * The API process: `npm run api`. Serves HTTP, enqueues jobs, and sweeps the files of expired
  * tasks. Prints `listening on <url>` once it accepts connections.
  */
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
@@ -9,39 +10,66 @@ import { ensureFirstUser } from './auth/bootstrap.ts';
 import { composeServices } from './compose.ts';
 import { loadConfig } from './config.ts';
 import { runMain } from './entry.ts';
+import { guardSlowBodies } from './http/slow-bodies.ts';
 import { createLogger } from './log.ts';
 import { PushNotifier } from './push/push-notifier.ts';
 import { PushSender } from './push/push-sender.ts';
 import { loadVapidKeys } from './push/vapid-keys.ts';
-import { DEFAULT_REDIS_URL } from './redis.ts';
+import { DEFAULT_REDIS_URL, waitUntilReady } from './redis.ts';
 
 const log = createLogger({ service: 'api' });
 
 async function main() {
   const config = loadConfig();
   const redisUrl = config.REDIS_URL ?? DEFAULT_REDIS_URL;
-  const services = await composeServices(config, redisUrl, 'twinlens-api', log);
-  await services.redis.ping();
-  await ensureFirstUser(
-    services.users,
-    { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, dataDir: config.DATA_DIR },
-    log,
-  );
+  const services = await composeServices(config, redisUrl, 'twinlens-api', log, { failFast: true });
+  // The API's connection fails fast (no offline queue): wait for it before the first command.
+  await waitUntilReady(services.redis, 30_000);
+  const firstUser = () =>
+    ensureFirstUser(
+      services.users,
+      { username: config.ADMIN_USERNAME, password: config.ADMIN_PASSWORD, dataDir: config.DATA_DIR },
+      log,
+    );
+  await firstUser();
+  // A Redis that comes back empty (no persistence) gets its first user again, without a restart.
+  services.redis.on('ready', () => {
+    firstUser().catch((err) => log.warn('could not check for the first user after reconnecting', { err }));
+  });
   await services.blobs.sweepTmp?.();
   const vapid = await loadVapidKeys(config.DATA_DIR, log);
   const notifier = new PushNotifier({
     ...services,
     subscriptions: services.pushSubscriptions,
-    sender: new PushSender(vapid, config.VAPID_SUBJECT),
+    sender: new PushSender(vapid, config.VAPID_SUBJECT, services.outbound),
     log,
   });
   await notifier.start();
 
   const app = createApp({ config, log, ...services, vapidPublicKey: vapid.publicKey });
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info: AddressInfo) => {
-    const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-    const redis = config.REDIS_CLUSTER_NODES ? `cluster ${config.REDIS_CLUSTER_NODES}` : redactUrl(redisUrl);
-    log.info(`listening on http://${host}:${info.port}`, { port: info.port, redis });
+  const server = serve(
+    {
+      fetch: app.fetch,
+      port: config.PORT,
+      hostname: config.HOST,
+      // Bounds on what a client may hold: the headers, and the whole request with its body.
+      serverOptions: {
+        headersTimeout: config.HEADERS_TIMEOUT_MS,
+        requestTimeout: config.REQUEST_TIMEOUT_MS,
+        // How often Node looks for requests over those limits (30 s by default: too coarse for a 15 s limit).
+        connectionsCheckingInterval: 1000,
+      },
+    },
+    (info: AddressInfo) => {
+      const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+      const redis = config.REDIS_CLUSTER_NODES ? `cluster ${config.REDIS_CLUSTER_NODES}` : redactUrl(redisUrl);
+      log.info(`listening on http://${host}:${info.port}`, { port: info.port, redis });
+    },
+  );
+  guardSlowBodies(server as Server, {
+    minBytesPerSecond: config.MIN_BODY_BYTES_PER_SECOND,
+    graceMs: config.REQUEST_BODY_GRACE_MS,
+    log,
   });
 
   const janitor = setInterval(() => {

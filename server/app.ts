@@ -10,15 +10,20 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
+import { APP_CONTENT_SECURITY_POLICY, APP_PERMISSIONS_POLICY } from '../shared/csp.ts';
+import type { LoginLimiter } from './auth/login-limiter.ts';
 import type { SessionStore } from './auth/sessions.ts';
 import type { UserStore } from './auth/user-store.ts';
 import type { Config } from './config.ts';
 import { admission } from './http/admission.ts';
 import { errorBody, errorHandler, sendError } from './http/errors.ts';
+import { requireRedis } from './http/redis-gate.ts';
+import { sameOriginWrites } from './http/same-origin.ts';
 import type { AppEnv } from './http/types.ts';
 import { uploadLimit } from './http/upload-limit.ts';
 import type { Logger } from './log.ts';
 import { apiMetrics } from './metrics/api-metrics.ts';
+import type { OutboundClient } from './net/outbound.ts';
 import type { PushSubscriptionStore } from './push/subscription-store.ts';
 import type { DetectQueue } from './queue/detect-queue.ts';
 import type { Keys, RedisClient } from './redis.ts';
@@ -30,7 +35,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { pushRoutes } from './routes/push.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { taskRoutes } from './routes/tasks.ts';
-import type { BlobStore } from './storage/blob-store.ts';
+import type { OpenedBlobStore } from './storage/open-blob-store.ts';
 import type { TaskEvents } from './tasks/task-events.ts';
 import type { TaskStore } from './tasks/task-store.ts';
 
@@ -40,11 +45,13 @@ export interface AppDeps {
   keys: Keys;
   users: UserStore;
   sessions: SessionStore;
+  loginLimiter: LoginLimiter;
   tasks: TaskStore;
-  blobs: BlobStore;
+  blobs: OpenedBlobStore;
   queue: DetectQueue;
   events: TaskEvents;
   pushSubscriptions: PushSubscriptionStore;
+  outbound: OutboundClient;
   /** The VAPID public key (base64url) browsers subscribe with. */
   vapidPublicKey: string;
   log: Logger;
@@ -68,6 +75,8 @@ export function createApp(deps: AppDeps) {
 
   app.onError(errorHandler(log));
   app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
+  // Writes authenticated by the session cookie only from our own origin (Bull Board's too).
+  app.use('*', sameOriginWrites());
   const metrics = apiMetrics({
     redis: deps.redis,
     keys: deps.keys,
@@ -100,6 +109,10 @@ export function createApp(deps: AppDeps) {
     }
   });
 
+  // Fail fast with 503 while Redis is away, rather than holding requests until it is back.
+  app.use('/api/v1/*', requireRedis(deps.redis));
+  app.use(`${ADMIN_QUEUES_PATH}/*`, requireRedis(deps.redis));
+
   // Body limits are enforced while the body streams in, not after it has been buffered.
   app.use('/api/v1/tasks', uploadLimit({ maxBytes: config.MAX_UPLOAD_BYTES }));
   app.use('/api/v1/auth/*', uploadLimit({ maxBytes: 16 * 1024 }));
@@ -108,7 +121,14 @@ export function createApp(deps: AppDeps) {
   const v1 = new OpenAPIHono<AppEnv>();
   v1.route(
     '/',
-    authRoutes({ users: deps.users, sessions: deps.sessions, cookieSecure: config.COOKIE_SECURE, validationHook }),
+    authRoutes({
+      users: deps.users,
+      sessions: deps.sessions,
+      limiter: deps.loginLimiter,
+      trustProxyHops: config.TRUST_PROXY_HOPS,
+      cookieSecure: config.COOKIE_SECURE,
+      validationHook,
+    }),
   );
   v1.route(
     '/',
@@ -140,7 +160,7 @@ export function createApp(deps: AppDeps) {
       sessions: deps.sessions,
       subscriptions: deps.pushSubscriptions,
       vapidPublicKey: deps.vapidPublicKey,
-      allowHttpEndpoints: config.PUSH_ALLOW_HTTP === 'true',
+      outbound: deps.outbound,
       validationHook,
     }),
   );
@@ -157,7 +177,10 @@ export function createApp(deps: AppDeps) {
   app.route('/api/v1', v1);
   app.route('/', metricsRoutes({ registry: metrics.registry, token: config.METRICS_TOKEN }));
   app.route(ADMIN_QUEUES_PATH, adminQueueRoutes({ queue: deps.queue, sessions: deps.sessions }));
-  app.route('/', healthRoutes({ redis: deps.redis, keys: deps.keys, heartbeatMs: config.WORKER_HEARTBEAT_MS }));
+  app.route(
+    '/',
+    healthRoutes({ redis: deps.redis, keys: deps.keys, heartbeatMs: config.WORKER_HEARTBEAT_MS, storage: deps.blobs }),
+  );
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', {
     type: 'http',
@@ -183,6 +206,11 @@ export function createApp(deps: AppDeps) {
 
   // The web app (built by Vite into WEB_DIR); unknown paths get index.html for client routing.
   if (fs.existsSync(path.join(config.WEB_DIR, 'index.html'))) {
+    app.use('/*', async (c, next) => {
+      await next();
+      c.header('Content-Security-Policy', APP_CONTENT_SECURITY_POLICY);
+      c.header('Permissions-Policy', APP_PERMISSIONS_POLICY);
+    });
     app.use('/*', serveStatic({ root: pathRelativeToCwd(config.WEB_DIR) }));
     app.get('/*', serveStatic({ root: pathRelativeToCwd(config.WEB_DIR), path: 'index.html' }));
   } else {

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { isCidr } from './net/address-policy.ts';
 import { prefixHashTag } from './redis.ts';
 
 const bytes = (fallback: number) =>
@@ -72,6 +73,8 @@ const EnvSchema = z.object({
     .string()
     .regex(/^([A-Za-z0-9._-]+\/)*$/, 'expected empty or a path ending in /, e.g. twinlens/')
     .default(''),
+  /** STORAGE=fs: below this much free space /readyz says the storage is full. */
+  STORAGE_MIN_FREE_BYTES: bytes(100 * 1024 * 1024),
   MODEL: z.enum(['centernet', 'null']).default('centernet'),
   MODEL_BACKEND: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   WORKERS: int(1, 0, 64),
@@ -101,9 +104,36 @@ const EnvSchema = z.object({
   METRICS_TOKEN: optionalString,
   /** A worker serves its own /metrics on this port (on HOST); 0 = not served. */
   WORKER_METRICS_PORT: int(0, 0, 65535),
+  /** Requests to URLs users give (push endpoints, webhooks): plain http allowed (local tests only). */
+  OUTBOUND_ALLOW_HTTP: z.enum(['true', 'false']).default('false'),
+  /** CIDRs such requests may reach although they are loopback/private/link-local (an internal push relay, tests). */
+  OUTBOUND_ALLOW_ADDRESSES: optionalString.pipe(
+    z
+      .string()
+      .refine(
+        (v) => v.split(',').every((c) => isCidr(c.trim())),
+        'expected IP addresses or CIDRs, comma-separated (127.0.0.1/32,fd00::/8)',
+      )
+      .optional(),
+  ),
+  /** A request to such a URL, connection to the end of the (capped) answer. */
+  OUTBOUND_TIMEOUT_MS: int(10_000, 100, 600_000),
+  /** Reverse proxies in front of the API that append to X-Forwarded-For (the edge: 1); 0 = use the socket's address. */
+  TRUST_PROXY_HOPS: int(0, 0, 10),
+  /** Failed logins allowed per account+address, per address, and per account (from unknown addresses) in a window. */
+  LOGIN_MAX_FAILURES_PER_PAIR: int(5, 1, 1000),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: int(30, 1, 100_000),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: int(10, 1, 100_000),
+  LOGIN_WINDOW_SECONDS: int(900, 10, 86_400),
+  /** HTTP server timeouts: the request headers, the whole request (body included). */
+  HEADERS_TIMEOUT_MS: int(15_000, 1000, 600_000),
+  REQUEST_TIMEOUT_MS: int(300_000, 1000, 3_600_000),
+  /** A request body arriving slower than this (averaged over REQUEST_BODY_GRACE_MS) is cut off with 408. */
+  MIN_BODY_BYTES_PER_SECOND: int(1024, 0, 1_000_000_000),
+  REQUEST_BODY_GRACE_MS: int(10_000, 1000, 600_000),
+  /** Server-Sent Event streams and long polls one user may hold open at once, per API process. */
+  MAX_WAITS_PER_USER: int(32, 1, 10_000),
   /** Who runs this server, for push services (sent in the VAPID token; Apple refuses https://localhost). */
-  /** Accept plain-http push endpoints (a local push service in tests); https only otherwise. */
-  PUSH_ALLOW_HTTP: z.enum(['true', 'false']).default('false'),
   VAPID_SUBJECT: optionalString
     .transform((v) => v ?? 'mailto:admin@localhost')
     .pipe(
@@ -120,9 +150,10 @@ const EnvSchema = z.object({
 
 export type Env = z.infer<typeof EnvSchema>;
 
-export interface Config extends Omit<Env, 'DATA_DIR' | 'WEB_DIR'> {
+export interface Config extends Omit<Env, 'DATA_DIR' | 'WEB_DIR' | 'OUTBOUND_ALLOW_ADDRESSES'> {
   DATA_DIR: string;
   WEB_DIR: string;
+  OUTBOUND_ALLOW_ADDRESSES: string[];
 }
 
 export class ConfigError extends Error {
@@ -166,5 +197,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw new ConfigError(`invalid configuration (see README, "Configuration"):\n${s3Issues.join('\n')}`);
     }
   }
-  return { ...c, DATA_DIR: path.resolve(c.DATA_DIR), WEB_DIR: path.resolve(c.WEB_DIR) };
+  return {
+    ...c,
+    DATA_DIR: path.resolve(c.DATA_DIR),
+    WEB_DIR: path.resolve(c.WEB_DIR),
+    OUTBOUND_ALLOW_ADDRESSES: (c.OUTBOUND_ALLOW_ADDRESSES ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
 }

@@ -17,22 +17,58 @@ export interface RedisTarget {
   clusterNodes?: string | undefined;
 }
 
-export function connectRedis(target: RedisTarget, name: string): RedisClient {
+export interface ConnectOptions {
+  /**
+   * For a connection that serves HTTP requests: while Redis is unreachable commands fail at once
+   * (no offline queue, one retry, a command timeout) so the API answers 503 instead of holding
+   * requests. Without it (workers, background loops) commands wait for the reconnect.
+   */
+  failFast?: boolean;
+}
+
+/** The options that make a connection fail fast (see ConnectOptions), and their opposite. */
+const FAIL_FAST = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5000 } as const;
+const WAIT = { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined } as const;
+
+export function connectRedis(target: RedisTarget, name: string, opts: ConnectOptions = {}): RedisClient {
+  const behaviour = opts.failFast ? FAIL_FAST : WAIT;
   if (target.clusterNodes) {
     const cluster = new Cluster(clusterNodes(target.clusterNodes), {
       // The same options as for one server, on each node connection (BullMQ reads them here).
-      redisOptions: { maxRetriesPerRequest: null, connectionName: name },
-      // Keep trying while the whole cluster is unreachable, like the single-server client does;
-      // commands queue meanwhile (the offline queue) instead of failing.
+      redisOptions: { ...behaviour, connectionName: name },
+      enableOfflineQueue: behaviour.enableOfflineQueue,
+      // Keep trying while the whole cluster is unreachable, like the single-server client does.
       clusterRetryStrategy: (times: number) => Math.min(200 * times, 2000),
     });
     return logErrors(cluster, name);
   }
   // maxRetriesPerRequest: null is what BullMQ requires for blocking connections; for ours it
   // means commands wait for a reconnect instead of failing while Redis restarts.
-  return logErrors(
-    new Redis(target.url, { maxRetriesPerRequest: null, connectionName: name, lazyConnect: false }),
-    name,
+  return logErrors(new Redis(target.url, { ...behaviour, connectionName: name, lazyConnect: false }), name);
+}
+
+/** Resolves when the connection is ready (at once if it is); rejects after `timeoutMs`. */
+export function waitUntilReady(redis: RedisClient, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}
+
+/** Whether an error means Redis could not be reached (rather than a command that failed). */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'MaxRetriesPerRequestError' || err.name === 'ClusterAllFailedError') return true;
+  return /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|None of startup nodes is available|Failed to refresh slots cache/.test(
+    err.message,
   );
 }
 
@@ -49,10 +85,15 @@ export function clusterNodes(nodes: string): { host: string; port: number }[] {
  * kinds duplicate differently: a Cluster's first argument is its seed nodes (empty: the same).
  */
 export function duplicateClient(client: RedisClient, name: string): RedisClient {
+  // The copy waits for reconnects whatever the original does: it serves a background loop
+  // (pub/sub, the push outbox), not a request that should fail fast.
   const copy =
     client instanceof Cluster
-      ? client.duplicate([], { redisOptions: { ...client.options.redisOptions, connectionName: name } })
-      : client.duplicate({ connectionName: name });
+      ? client.duplicate([], {
+          enableOfflineQueue: true,
+          redisOptions: { ...client.options.redisOptions, ...WAIT, connectionName: name },
+        })
+      : client.duplicate({ ...WAIT, connectionName: name });
   return logErrors(copy, name);
 }
 
@@ -86,6 +127,8 @@ export function keys(prefix: string) {
     task: (id: string) => `${prefix}:task:${id}`,
     userTasks: (userId: string) => `${prefix}:user-tasks:${userId}`,
     taskRuns: (id: string) => `${prefix}:task-runs:${id}`,
+    /** A deleted task's id, kept for the task TTL so that it is not given to a new task. */
+    taskTombstone: (id: string) => `${prefix}:task-gone:${id}`,
     /** Task ids by the time their record expires; the janitor deletes their files then. */
     expiries: `${prefix}:task-expiries`,
     /** Blob key → set of task ids that use it (content-addressed files are shared). */
@@ -94,6 +137,10 @@ export function keys(prefix: string) {
     taskBlobs: (id: string) => `${prefix}:task-blobs:${id}`,
     users: `${prefix}:users`,
     session: (tokenHash: string) => `${prefix}:session:${tokenHash}`,
+    /** Failed-login counters (per account+address, address, account), each expiring with its window. */
+    loginFailures: (what: string) => `${prefix}:login-failures:${what}`,
+    /** Addresses (ids) that logged in to an account: not held back by the account's own limit. */
+    loginKnownAddresses: (accountHash: string) => `${prefix}:login-known:${accountHash}`,
     workersSeen: `${prefix}:workers-seen`,
     /** The last inference times (ms) workers recorded, newest first, capped (LPUSH + LTRIM). */
     inferenceSamples: `${prefix}:inference-ms`,

@@ -22,15 +22,19 @@ export const ERROR_STATUS = {
   image_undecodable: 422,
   image_too_large: 422,
   image_too_small: 422,
+  // a request body that arrives too slowly
+  request_timeout: 408,
   // backpressure (both come with Retry-After)
   rate_limited: 429,
   queue_full: 503,
   // server side
   internal: 500,
   not_ready: 503,
+  // storage: full (507) or failing (503), on upload with Retry-After, and inside a failed Task
+  storage_full: 507,
+  storage_failed: 503,
   // task failures (reported inside a failed Task, not as HTTP statuses)
   inference_failed: 500,
-  storage_failed: 500,
   timeout: 504,
 } as const;
 
@@ -38,14 +42,24 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 
 export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
 
+export interface TwinlensErrorOptions {
+  cause?: unknown;
+  /** Response headers, e.g. `Retry-After`. */
+  headers?: Record<string, string>;
+  /** When the answer's status is not the code's usual one (readiness answers 503 whatever the cause). */
+  status?: number;
+}
+
 /** An error that carries its code; the API turns it into a response, a worker into a failed Task. */
 export class TwinlensError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly headers: Record<string, string> | undefined;
+  constructor(code: ErrorCode, message: string, options?: TwinlensErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TwinlensError';
     this.code = code;
-    this.status = ERROR_STATUS[code];
+    this.status = options?.status ?? ERROR_STATUS[code];
+    this.headers = options?.headers;
   }
 }

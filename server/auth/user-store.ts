@@ -5,7 +5,7 @@ import { TwinlensError } from '../../shared/errors.ts';
 import type { Keys, RedisClient } from '../redis.ts';
 import { hashPassword } from './passwords.ts';
 
-interface StoredUser extends User {
+export interface StoredUser extends User {
   password_hash: string;
 }
 

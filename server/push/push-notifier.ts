@@ -18,8 +18,9 @@ import type { PushSender } from './push-sender.ts';
 import type { PushSubscriptionStore } from './subscription-store.ts';
 
 const GROUP = 'push';
-/** Entries read at once; each is a few Redis calls and one HTTP request per subscription. */
-const BATCH = 16;
+/** Entries being sent at once by one process. Each is independent: one slow endpoint holds only its
+ * own entry (for at most the outbound client's timeout), never another user's. */
+const MAX_IN_FLIGHT = 64;
 /** How long a read waits for new entries; also how soon `stop()` is noticed. */
 const BLOCK_MS = 2000;
 /** An entry delivered this long ago and not acknowledged belongs to a process that died. */
@@ -41,6 +42,8 @@ export class PushNotifier {
   private loop: Promise<void> | undefined;
   private reader: RedisClient | undefined;
   private readonly consumer = `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  /** Entry id → its delivery, while it runs. */
+  private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: PushNotifierDeps) {}
 
@@ -52,11 +55,12 @@ export class PushNotifier {
     this.loop = this.run();
   }
 
-  /** Stops reading and waits (up to `timeoutMs`) for the batch being sent. */
+  /** Stops reading and waits (up to `timeoutMs`) for the deliveries under way. */
   async stop(timeoutMs = 3000): Promise<void> {
     this.running = false;
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.loop, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    const drained = this.loop?.then(() => Promise.all(this.inFlight.values()));
+    await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
     this.reader?.disconnect();
   }
@@ -66,11 +70,15 @@ export class PushNotifier {
     let lastError = 0;
     while (this.running) {
       try {
+        if (this.inFlight.size >= MAX_IN_FLIGHT) {
+          await Promise.race(this.inFlight.values());
+          continue;
+        }
         if (Date.now() - lastClaim > CLAIM_IDLE_MS / 2) {
           lastClaim = Date.now();
-          await this.handle(await this.claimAbandoned());
+          this.deliver(await this.claimAbandoned());
         }
-        await this.handle(await this.readNew());
+        this.deliver(await this.readNew(MAX_IN_FLIGHT - this.inFlight.size));
       } catch (err) {
         const message = (err as Error).message;
         // A Redis that restarted without persistence has lost the group: make it again.
@@ -84,6 +92,26 @@ export class PushNotifier {
     }
   }
 
+  /** Starts each entry's delivery on its own; each is acknowledged when its own sends are done. */
+  private deliver(entries: Entry[]): void {
+    for (const e of entries) {
+      if (this.inFlight.has(e.id)) continue; // claimed back while still being sent here
+      const delivery = this.announce(e.taskId)
+        .catch((err) => this.deps.log.error('push notification failed', { err, task_id: e.taskId }))
+        // Acknowledged (and dropped) only once sent or given up on; a crash before this means
+        // another process sends it again.
+        .then(() => this.acknowledge(e.id))
+        .catch((err) => this.deps.log.warn('push outbox acknowledgement failed', { err, task_id: e.taskId }))
+        .finally(() => this.inFlight.delete(e.id));
+      this.inFlight.set(e.id, delivery);
+    }
+  }
+
+  private async acknowledge(id: string): Promise<void> {
+    await this.deps.redis.xack(this.deps.keys.pushOutbox, GROUP, id);
+    await this.deps.redis.xdel(this.deps.keys.pushOutbox, id);
+  }
+
   private async ensureGroup(): Promise<void> {
     try {
       // From the start of the stream: entries written while no API process ran are still sent.
@@ -93,7 +121,7 @@ export class PushNotifier {
     }
   }
 
-  private async readNew(): Promise<Entry[]> {
+  private async readNew(count: number): Promise<Entry[]> {
     const reader = this.reader;
     if (!reader) return [];
     const reply = (await reader.xreadgroup(
@@ -101,7 +129,7 @@ export class PushNotifier {
       GROUP,
       this.consumer,
       'COUNT',
-      BATCH,
+      count,
       'BLOCK',
       BLOCK_MS,
       'STREAMS',
@@ -119,25 +147,9 @@ export class PushNotifier {
       CLAIM_IDLE_MS,
       '0',
       'COUNT',
-      BATCH,
+      MAX_IN_FLIGHT,
     )) as [string, [string, string[]][]];
     return (reply[1] ?? []).flatMap(([id, fields]) => toEntry(id, fields));
-  }
-
-  private async handle(entries: Entry[]): Promise<void> {
-    if (entries.length === 0) return;
-    await Promise.all(
-      entries.map((e) =>
-        this.announce(e.taskId).catch((err) =>
-          this.deps.log.error('push notification failed', { err, task_id: e.taskId }),
-        ),
-      ),
-    );
-    // Acknowledged (and dropped) only once sent or given up on; a crash before this line means
-    // another process sends them again.
-    const ids = entries.map((e) => e.id);
-    await this.deps.redis.xack(this.deps.keys.pushOutbox, GROUP, ...ids);
-    await this.deps.redis.xdel(this.deps.keys.pushOutbox, ...ids);
   }
 
   private async announce(taskId: string): Promise<void> {

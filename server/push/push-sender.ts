@@ -1,12 +1,16 @@
-/** Sends one encrypted Web Push message (RFC 8030/8291/8292) with web-push. */
+/**
+ * Sends one encrypted Web Push message (RFC 8030/8291/8292). web-push builds the request
+ * (encryption, VAPID token, headers); the guarded outbound client sends it, since the endpoint
+ * is a URL a user gave (server/net/outbound.ts): web-push's own sender follows no address rules
+ * and reads any answer whole into memory, which a hostile endpoint could make endless.
+ */
 import webpush from 'web-push';
 import type { PushSubscription } from '../../shared/contract.ts';
-import { isPlainHttp, PlainHttpAgent } from './plain-http-agent.ts';
+import type { OutboundClient } from '../net/outbound.ts';
 import type { VapidKeys } from './vapid-keys.ts';
 
 /** A phone that is off for a day still gets the message when it comes back; after that it is stale. */
 export const PUSH_TTL_SECONDS = 24 * 3600;
-const SOCKET_TIMEOUT_MS = 10_000;
 
 export type SendResult =
   | { ok: true; statusCode: number }
@@ -14,31 +18,33 @@ export type SendResult =
   | { ok: false; gone: boolean; statusCode: number | null; error: Error };
 
 export class PushSender {
-  private readonly plainHttp = new PlainHttpAgent();
-
   constructor(
     private readonly vapid: VapidKeys,
     private readonly subject: string,
+    private readonly outbound: OutboundClient,
   ) {}
 
   async send(sub: PushSubscription, payload: string): Promise<SendResult> {
     try {
-      const res = await webpush.sendNotification(sub, payload, {
+      const details = webpush.generateRequestDetails(sub, payload, {
         vapidDetails: { subject: this.subject, publicKey: this.vapid.publicKey, privateKey: this.vapid.privateKey },
         TTL: PUSH_TTL_SECONDS,
         contentEncoding: 'aes128gcm',
-        timeout: SOCKET_TIMEOUT_MS,
-        ...(isPlainHttp(sub.endpoint) ? { agent: this.plainHttp } : {}),
       });
-      return { ok: true, statusCode: res.statusCode };
-    } catch (err) {
-      const statusCode = err instanceof webpush.WebPushError ? err.statusCode : null;
+      const res = await this.outbound.request(details.endpoint, {
+        method: 'POST',
+        headers: details.headers as Record<string, string | number>,
+        body: details.body,
+      });
+      if (res.status >= 200 && res.status < 300) return { ok: true, statusCode: res.status };
       return {
         ok: false,
-        gone: statusCode === 404 || statusCode === 410,
-        statusCode,
-        error: err instanceof Error ? err : new Error(String(err)),
+        gone: res.status === 404 || res.status === 410,
+        statusCode: res.status,
+        error: new Error(`the push service answered ${res.status}`),
       };
+    } catch (err) {
+      return { ok: false, gone: false, statusCode: null, error: err instanceof Error ? err : new Error(String(err)) };
     }
   }
 }

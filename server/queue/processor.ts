@@ -104,8 +104,9 @@ export function createProcessor(deps: ProcessorDeps) {
         err instanceof TwinlensError
           ? err
           : new TwinlensError('inference_failed', String((err as Error).message ?? err));
-      // Bad input is final; anything else is retried with backoff until the attempts run out.
-      const permanent = e.code === 'image_undecodable' || e.code === 'timeout';
+      // Bad input, a hung model and full storage are final (another attempt seconds later cannot
+      // succeed); anything else is retried with backoff until the attempts run out.
+      const permanent = e.code === 'image_undecodable' || e.code === 'timeout' || e.code === 'storage_full';
       const lastAttempt = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (lastAttempt) {
         const failed: Task = {

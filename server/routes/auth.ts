@@ -1,18 +1,23 @@
 /** POST /auth/login, POST /auth/logout, GET /auth/me. */
-import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { LoginRequestSchema, LoginResponseSchema, UserSchema } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
+import type { LoginLimiter } from '../auth/login-limiter.ts';
 import { readToken, requireUser, SESSION_COOKIE } from '../auth/middleware.ts';
 import { DUMMY_HASH_PROMISE, verifyPassword } from '../auth/passwords.ts';
 import type { SessionStore } from '../auth/sessions.ts';
 import { publicUser, type UserStore } from '../auth/user-store.ts';
+import { clientAddress } from '../http/client-address.ts';
 import type { AppEnv, ValidationHook } from '../http/types.ts';
-import { bearer, errors } from './openapi-common.ts';
+import { bearer, errorContent, errors } from './openapi-common.ts';
 
 export interface AuthDeps {
   users: UserStore;
   sessions: SessionStore;
+  limiter: LoginLimiter;
+  /** Reverse proxies whose X-Forwarded-For entries are trusted (client-address.ts). */
+  trustProxyHops: number;
   cookieSecure: 'auto' | 'true' | 'false';
   validationHook: ValidationHook;
 }
@@ -26,6 +31,12 @@ const login = createRoute({
   responses: {
     200: { description: 'Logged in', content: { 'application/json': { schema: LoginResponseSchema } } },
     ...errors(400, 401),
+    429: {
+      description:
+        'Too many failed logins for this account or from this address (`rate_limited`); `Retry-After` says when to try again.',
+      headers: z.object({ 'Retry-After': z.string() }),
+      content: errorContent,
+    },
   },
 });
 
@@ -56,12 +67,26 @@ export function authRoutes(deps: AuthDeps) {
 
   app.openapi(login, async (c) => {
     const { username, password } = c.req.valid('json');
+    const address = clientAddress(c, deps.trustProxyHops);
+    // Checked before the password, so that guessing stops at the limit.
+    const wait = await deps.limiter.retryAfter(username, address);
+    if (wait > 0) {
+      throw new TwinlensError('rate_limited', `too many failed logins; try again in ${wait} s`, {
+        headers: { 'Retry-After': String(wait) },
+      });
+    }
     const user = await deps.users.findWithHash(username);
     // Verify against a dummy hash for unknown users so timing does not reveal who exists.
     const ok = await verifyPassword(password, user?.password_hash ?? (await DUMMY_HASH_PROMISE));
-    if (!user || !ok) throw new TwinlensError('invalid_credentials', 'wrong username or password');
+    if (!user || !ok) {
+      await deps.limiter.failed(username, address);
+      throw new TwinlensError('invalid_credentials', 'wrong username or password');
+    }
     const pub = publicUser(user);
-    const { token, expiresAt } = await deps.sessions.create(pub);
+    const [{ token, expiresAt }] = await Promise.all([
+      deps.sessions.create(pub),
+      deps.limiter.succeeded(username, address),
+    ]);
     const secure =
       deps.cookieSecure === 'auto'
         ? new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https'

@@ -62,7 +62,7 @@ export function eventRoutes(deps: EventDeps) {
     const id = c.req.valid('param').id;
     const userId = c.get('user').id;
     // Listen first, then read: a change between the read and the first wait is not missed.
-    const listener = await deps.events.listen(id);
+    const listener = await deps.events.listen(id, userId);
     let first: Task;
     try {
       first = (await ownTask(deps.tasks, id, userId)).task;

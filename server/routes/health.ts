@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { TwinlensError } from '../../shared/errors.ts';
 import type { Keys, RedisClient } from '../redis.ts';
+import type { StorageHealth } from '../storage/blob-store.ts';
 import { errors } from './openapi-common.ts';
 
 const ReadySchema = z
@@ -26,14 +27,21 @@ const readyz = createRoute({
   method: 'get',
   path: '/readyz',
   tags: ['health'],
-  summary: 'Readiness: Redis answers and at least one worker with a loaded model is alive',
+  summary: 'Readiness: Redis answers, at least one worker with a loaded model is alive, and storage takes writes',
+  description:
+    'Otherwise 503 with the first reason: `not_ready` (Redis), `storage_full` (less than STORAGE_MIN_FREE_BYTES free), `storage_failed` (the storage does not answer) or `not_ready` (no worker).',
   responses: {
     200: { description: 'Ready', content: { 'application/json': { schema: ReadySchema } } },
     ...errors(503),
   },
 });
 
-export function healthRoutes(deps: { redis: RedisClient; keys: Keys; heartbeatMs: number }) {
+export function healthRoutes(deps: {
+  redis: RedisClient;
+  keys: Keys;
+  heartbeatMs: number;
+  storage: { health(): Promise<StorageHealth> };
+}) {
   const app = new OpenAPIHono();
   app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200));
   app.openapi(readyz, async (c) => {
@@ -42,6 +50,9 @@ export function healthRoutes(deps: { redis: RedisClient; keys: Keys; heartbeatMs
     } catch {
       throw new TwinlensError('not_ready', 'Redis does not answer');
     }
+    const storage = await deps.storage.health();
+    // Named (storage_full, storage_failed), but a readiness answer is 503 whatever the cause.
+    if (!storage.ok) throw new TwinlensError(storage.code, storage.message, { status: 503 });
     const seen = await deps.redis.zrangebyscore(deps.keys.workersSeen, Date.now() - 3 * deps.heartbeatMs, '+inf');
     if (seen.length === 0) throw new TwinlensError('not_ready', 'no worker with a loaded model has been seen recently');
     const backends = [...new Set(seen.map((s) => (JSON.parse(s) as { model: { backend: string } }).model.backend))];

@@ -11,6 +11,7 @@ import { TwinlensError } from '../../shared/errors.ts';
 import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
 import type { AppEnv, ValidationHook } from '../http/types.ts';
+import type { OutboundClient } from '../net/outbound.ts';
 import type { PushSubscriptionStore } from '../push/subscription-store.ts';
 import { bearer, errors } from './openapi-common.ts';
 
@@ -18,9 +19,9 @@ export interface PushDeps {
   sessions: SessionStore;
   subscriptions: PushSubscriptionStore;
   vapidPublicKey: string;
-  /** Plain-http endpoints only when allowed (tests, a local push service): the server POSTs to
-   * whatever URL a user gives, so by default only https push services are accepted. */
-  allowHttpEndpoints: boolean;
+  /** The server POSTs to whatever endpoint a user gives: it is checked by the guarded client's
+   * rules (https, no credentials, not an address inside) when registered, and again at each send. */
+  outbound: OutboundClient;
   validationHook: ValidationHook;
 }
 
@@ -59,7 +60,9 @@ const unsubscribe = createRoute({
 export function pushRoutes(deps: PushDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: deps.validationHook });
   // No route returns it (it travels through the push service), but clients decode it: document it.
-  app.openAPIRegistry.register('PushMessage', PushMessageSchema);
+  // A clone: zod 4 gives a schema the `.openapi()` that registering needs only if it was made after
+  // @hono/zod-openapi extended zod, which depends on which module a process loaded first.
+  app.openAPIRegistry.register('PushMessage', PushMessageSchema.clone());
 
   app.openapi(publicKey, (c) => c.json({ public_key: deps.vapidPublicKey }, 200));
 
@@ -68,8 +71,10 @@ export function pushRoutes(deps: PushDeps) {
     const sub = c.req.valid('json');
     // The schema checks the shape; a key that is not a curve point would fail every push, silently.
     if (!isP256Point(sub.keys.p256dh)) throw new TwinlensError('invalid_request', 'keys.p256dh: not a P-256 point');
-    if (!deps.allowHttpEndpoints && new URL(sub.endpoint).protocol !== 'https:') {
-      throw new TwinlensError('invalid_request', 'endpoint: push services are reached over https');
+    try {
+      await deps.outbound.checkDestination(sub.endpoint);
+    } catch (err) {
+      throw new TwinlensError('invalid_request', `endpoint: ${(err as Error).message}`);
     }
     await deps.subscriptions.add(c.get('user').id, sub);
     return c.body(null, 201);

@@ -115,7 +115,10 @@ const list = createRoute({
   request: {
     query: z.object({
       limit: z.coerce.number().int().min(1).max(100).default(20),
-      cursor: z.string().regex(/^\d+$/).optional(),
+      cursor: z
+        .string()
+        .regex(/^\d{1,9}$/, 'not a cursor: pass the next_cursor of a previous page')
+        .optional(),
     }),
   },
   responses: {
@@ -230,7 +233,11 @@ export function taskRoutes(deps: TaskDeps) {
       error: null,
     };
     // Record (and claim the blob) first, then write it, then enqueue; undo on failure.
-    if (!(await deps.tasks.create(task, user.id, [uploadKey]))) {
+    const created = await deps.tasks.create(task, user.id, [uploadKey]);
+    if (created === 'used') {
+      throw new TwinlensError('conflict', 'this task_id belonged to a deleted task; choose a new one');
+    }
+    if (created === 'exists') {
       // The same task sent twice at once (the page and its service worker both sending a task
       // made offline): the loser answers like a retry, with the task the winner made.
       const winner = await deps.tasks.get(task.task_id);
@@ -243,7 +250,7 @@ export function taskRoutes(deps: TaskDeps) {
       await deps.blobs.put('uploads', bytes, info.extension);
       await deps.queue.enqueue({ taskId: task.task_id, ownerId: user.id, uploadKey, params });
     } catch (err) {
-      await deps.tasks.delete(task.task_id, user.id).catch(() => {});
+      await deps.tasks.delete(task.task_id, user.id, { tombstone: false }).catch(() => {});
       throw err;
     }
     return c.json(task, 202, { Location: `/api/v1/tasks/${task.task_id}` });
@@ -255,7 +262,7 @@ export function taskRoutes(deps: TaskDeps) {
     const first = await ownTask(id, c.get('user').id);
     if (wait === 0 || isFinalStatus(first.task.status)) return c.json(first.task, 200);
     // Listen first, then read again: a change between the two reads is not missed.
-    const listener = await deps.events.listen(id);
+    const listener = await deps.events.listen(id, c.get('user').id);
     try {
       const now = await ownTask(id, c.get('user').id);
       if (now.task.status !== first.task.status || isFinalStatus(now.task.status)) return c.json(now.task, 200);
@@ -299,7 +306,10 @@ export function taskRoutes(deps: TaskDeps) {
   app.openapi(image, async (c) => {
     const { task } = await ownTask(c.req.valid('param').id, c.get('user').id);
     const ext = task.image.mime === 'image/jpeg' ? 'jpg' : task.image.mime === 'image/png' ? 'png' : 'webp';
-    const bytes = await deps.blobs.get(blobKey('uploads', task.image.sha256, ext));
+    const key = blobKey('uploads', task.image.sha256, ext);
+    // Access follows the task, not the file: a canceled task has let go of its image even when
+    // another task still holds the same bytes.
+    const bytes = (await deps.tasks.holdsBlob(task.task_id, key)) ? await deps.blobs.get(key) : null;
     if (!bytes) throw new TwinlensError('not_found', 'the image has been deleted');
     return imageResponse(bytes, task.image.mime);
   });

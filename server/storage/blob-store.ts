@@ -1,3 +1,5 @@
+import { TwinlensError } from '../../shared/errors.ts';
+
 /**
  * Where image bytes live. Keys are content addresses (`uploads/ab/<sha256>.jpg`), so the same
  * bytes are stored once. The filesystem driver is the first; an S3-compatible one fits the
@@ -12,6 +14,29 @@ export interface BlobStore {
   get(key: string): Promise<Buffer | null>;
   delete(key: string): Promise<void>;
   exists(key: string): Promise<boolean>;
+}
+
+/** Whether storage can take writes now (readiness), and if not, why. */
+export type StorageHealth = { ok: true } | { ok: false; code: 'storage_full' | 'storage_failed'; message: string };
+
+/** Seconds a client is asked to wait after a storage refusal: space takes an operator; a fault may pass. */
+const RETRY_AFTER = { storage_full: 60, storage_failed: 10 } as const;
+
+/**
+ * A driver's failure as the error users see: `storage_full` (507: no space, quota, S3's 507) or
+ * `storage_failed` (503: anything else), both with Retry-After. Drivers throw only these, so
+ * the API and the workers name the cause instead of answering `internal` or `inference_failed`.
+ */
+export function storageError(err: unknown, doing: string): TwinlensError {
+  if (err instanceof TwinlensError) return err;
+  const e = err as { code?: string; name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const full = e.code === 'ENOSPC' || e.code === 'EDQUOT' || e.$metadata?.httpStatusCode === 507;
+  const code = full ? 'storage_full' : 'storage_failed';
+  const why = full ? 'storage is full' : `storage failed (${e.code ?? e.name ?? 'error'}: ${e.message ?? String(err)})`;
+  return new TwinlensError(code, `${doing}: ${why}`, {
+    cause: err,
+    headers: { 'Retry-After': String(RETRY_AFTER[code]) },
+  });
 }
 
 /** The content address of some bytes: `<area>/<first two hex>/<sha256>.<ext>`. */

@@ -1,11 +1,22 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { type BlobArea, type BlobStore, blobKey, checkBlobKey } from './blob-store.ts';
+import {
+  type BlobArea,
+  type BlobStore,
+  blobKey,
+  checkBlobKey,
+  type StorageHealth,
+  storageError,
+} from './blob-store.ts';
 
 /** Content-addressed files under a data directory (a shared volume when workers are on other hosts). */
 export class FsBlobStore implements BlobStore {
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    /** Below this many free bytes, `health()` says the storage is full. */
+    private readonly minFreeBytes = 0,
+  ) {}
 
   async init(): Promise<void> {
     await fs.mkdir(path.join(this.root, 'uploads'), { recursive: true });
@@ -18,26 +29,27 @@ export class FsBlobStore implements BlobStore {
     const sha = createHash('sha256').update(bytes).digest('hex');
     const key = blobKey(area, sha, extension);
     const target = this.pathOf(key);
-    await fs.mkdir(path.dirname(target), { recursive: true });
     // Write to a temporary name and rename: readers never see half a file, and a crash
     // leaves only a tmp file (swept at start), never a truncated blob under its real key.
     const tmp = path.join(this.root, 'tmp', `${sha}.${randomBytes(6).toString('hex')}`);
     try {
+      await fs.mkdir(path.dirname(target), { recursive: true });
       await fs.writeFile(tmp, bytes, { mode: 0o640 });
       await fs.rename(tmp, target);
     } catch (err) {
       await fs.rm(tmp, { force: true });
-      throw err;
+      throw storageError(err, `storing ${area}`);
     }
     return key;
   }
 
   async get(key: string): Promise<Buffer | null> {
+    const file = this.pathOf(key);
     try {
-      return await fs.readFile(this.pathOf(key));
+      return await fs.readFile(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
+      throw storageError(err, 'reading a stored image');
     }
   }
 
@@ -51,6 +63,24 @@ export class FsBlobStore implements BlobStore {
       return true;
     } catch {
       return false;
+    }
+  }
+
+  async health(): Promise<StorageHealth> {
+    try {
+      const st = await fs.statfs(this.root);
+      const free = st.bavail * st.bsize;
+      if (free < this.minFreeBytes) {
+        const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+        return {
+          ok: false,
+          code: 'storage_full',
+          message: `storage is full: ${mb(free)} free under DATA_DIR, below STORAGE_MIN_FREE_BYTES (${mb(this.minFreeBytes)})`,
+        };
+      }
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, code: 'storage_failed', message: `storage cannot be read: ${(err as Error).message}` };
     }
   }
 

@@ -1,5 +1,5 @@
 import { type Config, ConfigError } from '../config.ts';
-import type { BlobStore } from './blob-store.ts';
+import type { BlobStore, StorageHealth } from './blob-store.ts';
 import { FsBlobStore } from './fs-store.ts';
 
 /** A blob store as a process holds it: checked once at start, then used through `BlobStore`. */
@@ -8,6 +8,8 @@ export interface OpenedBlobStore extends BlobStore {
   init(): Promise<void>;
   /** Cleans what a crash may have left. Only drivers that can leave something have it (fs: tmp/). */
   sweepTmp?(): Promise<void>;
+  /** Whether writes can succeed now (for /readyz): free space, or the bucket answering. */
+  health(): Promise<StorageHealth>;
 }
 
 export type StorageConfig = Pick<
@@ -21,11 +23,12 @@ export type StorageConfig = Pick<
   | 'S3_SECRET_ACCESS_KEY'
   | 'S3_FORCE_PATH_STYLE'
   | 'S3_PREFIX'
+  | 'STORAGE_MIN_FREE_BYTES'
 >;
 
 /** The driver STORAGE names. Call `init()` before use. */
 export async function openBlobStore(config: StorageConfig): Promise<OpenedBlobStore> {
-  if (config.STORAGE === 'fs') return new FsBlobStore(config.DATA_DIR);
+  if (config.STORAGE === 'fs') return new FsBlobStore(config.DATA_DIR, config.STORAGE_MIN_FREE_BYTES);
   // Loaded only when used: the AWS SDK is large, and it warns on stderr about old Node versions.
   const { S3BlobStore } = await import('./s3-store.ts');
   // loadConfig checks this already; a config made by hand gets a clear error too.

@@ -8,7 +8,14 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { ConfigError } from '../config.ts';
-import { type BlobArea, type BlobStore, blobKey, checkBlobKey } from './blob-store.ts';
+import {
+  type BlobArea,
+  type BlobStore,
+  blobKey,
+  checkBlobKey,
+  type StorageHealth,
+  storageError,
+} from './blob-store.ts';
 
 const CONTENT_TYPES: Record<string, string> = { jpg: 'image/jpeg', png: 'image/png', webp: 'image/webp' };
 
@@ -32,6 +39,7 @@ export interface S3BlobStoreOptions {
  */
 export class S3BlobStore implements BlobStore {
   private readonly client: S3Client;
+  private lastHealth: { at: number; result: StorageHealth } = { at: 0, result: { ok: true } };
 
   constructor(private readonly opts: S3BlobStoreOptions) {
     this.client = new S3Client({
@@ -80,15 +88,20 @@ export class S3BlobStore implements BlobStore {
     // filesystem driver there is no temporary name. The SHA-256 hashed for the key anyway goes
     // along as the object's checksum: S3 (and MinIO, Ceph RGW, R2) refuse bytes damaged on the
     // way, keep it, and the SDK checks it again on every GET. (s3rver accepts and ignores it.)
-    await this.client.send(
-      new PutObjectCommand({
-        Bucket: this.opts.bucket,
-        Key: this.objectKey(key),
-        Body: bytes,
-        ContentType: CONTENT_TYPES[extension] ?? 'application/octet-stream',
-        ChecksumSHA256: sha.toString('base64'),
-      }),
-    );
+    const objectKey = this.objectKey(key);
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.opts.bucket,
+          Key: objectKey,
+          Body: bytes,
+          ContentType: CONTENT_TYPES[extension] ?? 'application/octet-stream',
+          ChecksumSHA256: sha.toString('base64'),
+        }),
+      );
+    } catch (err) {
+      throw storageError(err, `storing ${area}`);
+    }
     return key;
   }
 
@@ -100,8 +113,25 @@ export class S3BlobStore implements BlobStore {
       return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     } catch (err) {
       if (statusOf(err) === 404) return null;
-      throw err;
+      throw storageError(err, 'reading a stored image');
     }
+  }
+
+  /** The bucket answers (HeadBucket, at most every 10 s). */
+  async health(): Promise<StorageHealth> {
+    if (Date.now() - this.lastHealth.at < 10_000) return this.lastHealth.result;
+    let result: StorageHealth = { ok: true };
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.opts.bucket }));
+    } catch (err) {
+      result = {
+        ok: false,
+        code: 'storage_failed',
+        message: `${this.location} does not answer: ${(err as Error).message}`,
+      };
+    }
+    this.lastHealth = { at: Date.now(), result };
+    return result;
   }
 
   async delete(key: string): Promise<void> {

@@ -1,8 +1,11 @@
 /**
  * Status changes as they happen, from Redis pub/sub (published by TaskStore.transition).
  * One subscriber connection per API process, fanned out to in-process listeners, so a
- * thousand waiting clients cost one Redis connection.
+ * thousand waiting clients cost one Redis connection. Each listener is a client holding a
+ * connection open (an event stream, a long poll): one user may hold `maxPerUser` at once in a
+ * process, so a few clients cannot take every socket the API has.
  */
+import { TwinlensError } from '../../shared/errors.ts';
 import type { Logger } from '../log.ts';
 import { duplicateClient, type RedisClient } from '../redis.ts';
 import type { TaskEvent } from './task-store.ts';
@@ -19,11 +22,14 @@ export class TaskEvents {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly sub: RedisClient;
   private ready: Promise<unknown>;
+  /** Open listeners per user. */
+  private readonly held = new Map<string, number>();
 
   constructor(
     redis: RedisClient,
     channel: string,
     private readonly log: Logger,
+    private readonly maxPerUser = Number.POSITIVE_INFINITY,
   ) {
     // On a Cluster, ioredis subscribes on one node; PUBLISH reaches every node of a cluster.
     this.sub = duplicateClient(redis, 'twinlens-api-events');
@@ -65,16 +71,40 @@ export class TaskEvents {
   }
 
   /**
-   * Starts listening to one task. Events that arrive before `next()` is called are kept, so a
-   * caller can subscribe, then read the task, then wait, without missing a change in between.
+   * Starts listening to one task for a user. Events that arrive before `next()` is called are
+   * kept, so a caller can subscribe, then read the task, then wait, without missing a change in
+   * between. Past the user's cap: `rate_limited`.
    */
-  async listen(taskId: string): Promise<TaskListener> {
+  async listen(taskId: string, userId: string): Promise<TaskListener> {
+    const held = this.held.get(userId) ?? 0;
+    if (held >= this.maxPerUser) {
+      throw new TwinlensError(
+        'rate_limited',
+        `${held} event streams and long polls are open for this user; close one, or poll`,
+        { headers: { 'Retry-After': '5' } },
+      );
+    }
+    this.held.set(userId, held + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (this.held.get(userId) ?? 1) - 1;
+      if (n > 0) this.held.set(userId, n);
+      else this.held.delete(userId);
+    };
     const pending: TaskEvent[] = [];
     let wake: (() => void) | undefined;
-    const unsubscribe = await this.subscribe(taskId, (e) => {
-      pending.push(e);
-      wake?.();
-    });
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = await this.subscribe(taskId, (e) => {
+        pending.push(e);
+        wake?.();
+      });
+    } catch (err) {
+      release();
+      throw err;
+    }
     return {
       next: async (timeoutMs, signal) => {
         if (pending.length === 0 && !signal?.aborted) {
@@ -92,7 +122,10 @@ export class TaskEvents {
         }
         return pending.shift() ?? null;
       },
-      close: unsubscribe,
+      close: () => {
+        unsubscribe();
+        release();
+      },
     };
   }
 

@@ -31,9 +31,13 @@ end
 return 0
 `;
 
-// Creates a task hash only if the id is free (clients may choose their task ids).
+// KEYS[1] task hash, KEYS[2] the id's tombstone; ARGV: status, owner, doc, ttl seconds.
+// Creates the task only if the id is free (clients may choose their task ids): 1 created, 0 a task
+// with this id exists, -1 the id belonged to a deleted task (its finished job may still sit in the
+// queue under that id: a new job would be silently dropped as a duplicate).
 const CREATE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'owner', ARGV[2], 'doc', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
@@ -61,6 +65,9 @@ export interface StoredTask {
 
 export type TransitionResult = 'ok' | 'missing' | 'conflict';
 
+/** `exists`: a task has this id now; `used`: a deleted task had it (ids are not reused). */
+export type CreateResult = 'created' | 'exists' | 'used';
+
 export class TaskStore {
   constructor(
     private readonly redis: RedisClient,
@@ -69,19 +76,20 @@ export class TaskStore {
     private readonly ttlSeconds: number,
   ) {}
 
-  /** Creates the record; false (and nothing written) when a task with this id exists already. */
-  async create(task: Task, ownerId: string, blobKeys: string[]): Promise<boolean> {
+  /** Creates the record; nothing is written unless the id is free. */
+  async create(task: Task, ownerId: string, blobKeys: string[]): Promise<CreateResult> {
     const createdMs = Date.parse(task.created_at);
     const created = (await this.redis.eval(
       CREATE,
-      1,
+      2,
       this.keys.task(task.task_id),
+      this.keys.taskTombstone(task.task_id),
       task.status,
       ownerId,
       JSON.stringify(task),
       this.ttlSeconds,
     )) as number;
-    if (created !== 1) return false;
+    if (created !== 1) return created === 0 ? 'exists' : 'used';
     const m = this.redis.multi();
     m.zadd(this.keys.userTasks(ownerId), createdMs, task.task_id);
     m.zadd(this.keys.expiries, createdMs + this.ttlSeconds * 1000, task.task_id);
@@ -90,7 +98,7 @@ export class TaskStore {
       m.sadd(this.keys.taskBlobs(task.task_id), key);
     }
     await m.exec();
-    return true;
+    return 'created';
   }
 
   async get(id: string): Promise<StoredTask | null> {
@@ -121,6 +129,11 @@ export class TaskStore {
     return this.redis.smembers(this.keys.taskBlobs(id));
   }
 
+  /** Whether the task still holds this blob (a canceled task has let its files go). */
+  async holdsBlob(id: string, key: string): Promise<boolean> {
+    return (await this.redis.sismember(this.keys.taskBlobs(id), key)) === 1;
+  }
+
   /** Records that the task uses a blob (for instance its annotated result). */
   async addBlob(id: string, key: string): Promise<void> {
     await this.redis.multi().sadd(this.keys.blobRefs(key), id).sadd(this.keys.taskBlobs(id), key).exec();
@@ -139,11 +152,15 @@ export class TaskStore {
     await this.redis.del(this.keys.taskBlobs(id));
   }
 
-  /** Deletes the record and its files. */
-  async delete(id: string, ownerId: string): Promise<void> {
+  /**
+   * Deletes the record and its files. `tombstone` (a user's delete) keeps the id from being used
+   * again while the queue may still hold a job under it; an undone creation leaves none.
+   */
+  async delete(id: string, ownerId: string, opts: { tombstone: boolean } = { tombstone: true }): Promise<void> {
     await this.releaseAllBlobs(id);
-    await this.redis
-      .multi()
+    const m = this.redis.multi();
+    if (opts.tombstone) m.set(this.keys.taskTombstone(id), '1', 'EX', this.ttlSeconds);
+    await m
       .del(this.keys.task(id))
       .zrem(this.keys.userTasks(ownerId), id)
       .zrem(this.keys.expiries, id)

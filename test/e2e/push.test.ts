@@ -58,11 +58,15 @@ it('a push for a finished server task updates the history and shows a notificati
   });
 
   await expect.poll(() => storedStatus(id), { timeout: 15_000 }).toBe('succeeded');
-  const notifications = await page.evaluate(async () => {
-    const reg = await navigator.serviceWorker.getRegistration('/');
-    return (await reg?.getNotifications())?.map((n) => ({ title: n.title, body: n.body, tag: n.tag })) ?? [];
-  });
-  expect(notifications).toContainEqual({ title: 'Twinlens: detection finished', body: 'Found person', tag: id });
+  // Shown just after the history is updated: wait for it rather than read at once.
+  const notifications = () =>
+    page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.getRegistration('/');
+      return (await reg?.getNotifications())?.map((n) => ({ title: n.title, body: n.body, tag: n.tag })) ?? [];
+    });
+  await expect
+    .poll(notifications, { timeout: 15_000 })
+    .toContainEqual({ title: 'Twinlens: detection finished', body: 'Found person', tag: id });
 });
 
 /** The task's status in the app's IndexedDB history, read from a same-origin page. */

@@ -41,15 +41,24 @@ export async function upload(
   return fetch(`${baseUrl}/api/v1/tasks`, { method: 'POST', headers: auth(token), body: form });
 }
 
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** `wait` > 0: a long poll (the server answers when the status changes). */
 export async function getTask(baseUrl: string, token: string, id: string, wait = 0): Promise<Task> {
   const res = await fetch(`${baseUrl}/api/v1/tasks/${id}${wait > 0 ? `?wait=${wait}` : ''}`, { headers: auth(token) });
-  if (res.status !== 200) throw new Error(`GET task ${id}: ${res.status} ${await res.text()}`);
+  if (res.status !== 200) throw new HttpError(res.status, `GET task ${id}: ${res.status} ${await res.text()}`);
   return TaskSchema.parse(await res.json());
 }
 
 /** Polls until the task reaches one of `statuses` (final ones by default); a negative
- * `intervalMs` long-polls instead. */
+ * `intervalMs` long-polls instead. A 503 (the server's Redis away) is tried again, as clients should. */
 export async function waitForTask(
   baseUrl: string,
   token: string,
@@ -60,12 +69,20 @@ export async function waitForTask(
 ): Promise<Task> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const task = await getTask(
-      baseUrl,
-      token,
-      id,
-      intervalMs < 0 ? Math.min(30, Math.ceil((deadline - Date.now()) / 1000)) : 0,
-    );
+    let task: Task;
+    try {
+      task = await getTask(
+        baseUrl,
+        token,
+        id,
+        intervalMs < 0 ? Math.min(30, Math.ceil((deadline - Date.now()) / 1000)) : 0,
+      );
+    } catch (err) {
+      // 503 while the server's Redis is away: a client tries again (sooner than Retry-After, in a test).
+      if (!(err instanceof HttpError && err.status === 503) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
     if (statuses.includes(task.status)) return task;
     if (Date.now() > deadline) throw new Error(`task ${id} still ${task.status} after ${timeoutMs} ms`);
     if (intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));

@@ -5,6 +5,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { PushSubscription } from '../../shared/contract.ts';
@@ -23,21 +24,36 @@ export interface LocalPushService {
   close(): Promise<void>;
 }
 
+export interface PushServiceOptions {
+  /** https with this key and certificate (the server process must trust its CA); plain http without. */
+  tls?: { key: string; cert: string };
+  /** The loopback address to listen on (127.0.0.1 by default; any 127.x.y.z works on Linux). */
+  host?: string;
+  /** Answers the request once its body is in; by default `status(path)` and an empty body. */
+  respond?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+}
+
 /** Answers 201 Created (as push services do), or `status(path)` when given. */
-export async function startPushService(status: (path: string) => number = () => 201): Promise<LocalPushService> {
+export async function startPushService(
+  status: (path: string) => number = () => 201,
+  opts: PushServiceOptions = {},
+): Promise<LocalPushService> {
   const received: PushRequest[] = [];
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       received.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
-      res.writeHead(status(req.url ?? '')).end();
+      if (opts.respond) opts.respond(req, res);
+      else res.writeHead(status(req.url ?? '')).end();
     });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  };
+  const server = opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler);
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${host}:${port}`,
     received,
     async waitFor(path, count, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
@@ -48,7 +64,11 @@ export async function startPushService(status: (path: string) => number = () => 
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { clusterNodes, type RedisClient } from '../../server/redis.ts';
+import { UserStore } from '../../server/auth/user-store.ts';
+import { clusterNodes, keys, type RedisClient } from '../../server/redis.ts';
 import { login as loginAs } from './api.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -110,13 +111,16 @@ export function spawnCommand(cmd: string, args: string[], env: Record<string, st
 export async function startSystem(
   opts: {
     workers?: number;
-    env?: Record<string, string> /** A Redis of the test's own (fault tests). */;
+    env?: Record<string, string>;
+    /** A Redis of the test's own (fault tests). */
     redisUrl?: string;
+    /** A data directory the test made (a small filesystem mounted there); removed by `stop()` all the same. */
+    dataDir?: string;
   } = {},
 ): Promise<System> {
   const redisUrl = opts.redisUrl ?? REDIS_URL;
   const prefix = `{tltest-${randomBytes(4).toString('hex')}}`;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-test-'));
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-test-'));
   const admin = { username: 'alice', password: randomBytes(12).toString('base64url') };
   const env: Record<string, string> = {
     REDIS_URL: redisUrl,
@@ -169,7 +173,12 @@ export async function startSystem(
       );
       await deleteKeys(redis, prefix);
       redis.disconnect();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      try {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      } catch (err) {
+        // A filesystem mounted there by the test: emptied, and the test unmounts it.
+        if ((err as NodeJS.ErrnoException).code !== 'EBUSY') throw err;
+      }
     },
     dump() {
       return [`--- api`, ...system.api.logs, ...workers.flatMap((w, i) => [`--- worker ${i}`, ...w.logs])].join('\n');
@@ -224,4 +233,11 @@ export function useSystem(opts: Parameters<typeof startSystem>[0] = {}): { sys: 
     await ctx.sys?.stop();
   });
   return ctx;
+}
+
+/** Adds a user the way the CLI does (the same store), and logs in: returns the token. */
+export async function addUser(sys: System, username: string, role: 'admin' | 'user' = 'user'): Promise<string> {
+  const password = randomBytes(12).toString('base64url');
+  await new UserStore(sys.redis, keys(sys.prefix)).add(username, password, role);
+  return loginAs(sys.baseUrl, username, password);
 }

@@ -1,5 +1,4 @@
 /** End to end through HTTP, the real Redis, a real worker process and the real model. */
-import { createECDH, randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { TaskListSchema, TaskSchema } from '../../shared/contract.ts';
@@ -235,27 +234,5 @@ describe('client-chosen task ids', () => {
       body: formWith(fixture('chelsea.png'), { task_id: '../etc' }),
     });
     expect(res.status).toBe(400);
-  });
-});
-
-describe('push subscriptions', () => {
-  it('are refused for plain-http endpoints unless PUSH_ALLOW_HTTP is set: the server would POST anywhere', async () => {
-    const ecdh = createECDH('prime256v1');
-    ecdh.generateKeys();
-    const body = (endpoint: string) =>
-      JSON.stringify({
-        endpoint,
-        keys: { p256dh: ecdh.getPublicKey('base64url'), auth: randomBytes(16).toString('base64url') },
-      });
-    const post = (endpoint: string) =>
-      fetch(`${ctx.sys.baseUrl}/api/v1/push/subscriptions`, {
-        method: 'POST',
-        headers: { ...auth(ctx.token), 'content-type': 'application/json' },
-        body: body(endpoint),
-      });
-    const refused = await post('http://169.254.169.254/latest/meta-data');
-    expect(refused.status).toBe(400);
-    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('https');
-    expect((await post('https://push.example/send/abc')).status).toBe(201);
   });
 });

@@ -12,8 +12,11 @@ import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
 import { type LocalPushService, makeSubscriber, startPushService } from '../helpers/push-service.ts';
 import { type Proc, spawnScript, useSystem } from '../helpers/system.ts';
 
-// The test's push service is plain http on loopback.
-const ctx = useSystem({ workers: 1, env: { PUSH_ALLOW_HTTP: 'true' } });
+// The test's push service is plain http on loopback: both allowed here, as an operator could.
+const ctx = useSystem({
+  workers: 1,
+  env: { OUTBOUND_ALLOW_HTTP: 'true', OUTBOUND_ALLOW_ADDRESSES: '127.0.0.1/32' },
+});
 let pushService: LocalPushService;
 let secondApi: Proc | undefined;
 

@@ -2,6 +2,7 @@
  * The page: picks where each photo is detected (this device's GPU, or the server queue), keeps
  * every task in the history, and shows results. The model never runs on this thread.
  */
+import './zod-jitless.ts';
 import { Workbox } from 'workbox-window';
 import type { Task, User } from '../../shared/contract.ts';
 import { DetectionClient } from './detection/client.ts';

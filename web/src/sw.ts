@@ -4,6 +4,7 @@
  * and turns Web Push messages into history updates and notifications, even with no page open.
  */
 /// <reference lib="webworker" />
+import './zod-jitless.ts';
 import { clientsClaim } from 'workbox-core';
 import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching';
 import { NavigationRoute, registerRoute } from 'workbox-routing';

@@ -97,6 +97,8 @@ export function uploadTaskWithProgress(
 export async function getTask(taskId: string, waitSeconds = 0): Promise<Task> {
   const res = await fetch(`/api/v1/tasks/${taskId}${waitSeconds ? `?wait=${waitSeconds}` : ''}`, {
     credentials: 'same-origin',
+  }).catch(() => {
+    throw new ApiError(0, 'network', 'the network is unavailable');
   });
   if (!res.ok) throw await errorOf(res);
   return TaskSchema.parse(await res.json());
@@ -122,10 +124,14 @@ export function followTask(taskId: string, onTask: (t: Task) => void): Promise<T
       return false;
     };
     const poll = async () => {
-      try {
-        for (;;) if (done(await getTask(taskId, 25))) return;
-      } catch (err) {
-        reject(err);
+      for (;;) {
+        try {
+          if (done(await getTask(taskId, 25))) return;
+        } catch (err) {
+          // The server busy or its database away (503), or the network gone for a moment: try again.
+          if (!(err instanceof ApiError) || (err.status !== 503 && err.status !== 0)) return reject(err);
+          await new Promise((r) => setTimeout(r, 2000));
+        }
       }
     };
     let source: EventSource | undefined;
