@@ -15,14 +15,14 @@ import { createLogger } from './log.ts';
 import { PushNotifier } from './push/push-notifier.ts';
 import { PushSender } from './push/push-sender.ts';
 import { loadVapidKeys } from './push/vapid-keys.ts';
-import { DEFAULT_REDIS_URL, waitUntilReady } from './redis.ts';
+import { waitUntilReady } from './redis.ts';
 
 const log = createLogger({ service: 'api' });
 
 async function main() {
   const config = loadConfig();
-  const redisUrl = config.REDIS_URL ?? DEFAULT_REDIS_URL;
-  const services = await composeServices(config, redisUrl, 'twinlens-api', log, { failFast: true });
+  const services = await composeServices(config, 'api', log);
+  const redisUrl = services.redisUrl;
   // The API's connection fails fast (no offline queue): wait for it before the first command.
   await waitUntilReady(services.redis, 30_000);
   const firstUser = () =>
@@ -39,14 +39,16 @@ async function main() {
   await services.blobs.sweepTmp?.();
   const vapid = await loadVapidKeys(config.DATA_DIR, log);
   const notifier = new PushNotifier({
-    ...services,
+    redis: services.redis,
+    keys: services.keys,
+    tasks: services.store,
     subscriptions: services.pushSubscriptions,
     sender: new PushSender(vapid, config.VAPID_SUBJECT, services.outbound),
     log,
   });
   await notifier.start();
 
-  const app = createApp({ config, log, ...services, vapidPublicKey: vapid.publicKey });
+  const app = createApp(services, { log, vapidPublicKey: vapid.publicKey });
   const server = serve(
     {
       fetch: app.fetch,
@@ -73,7 +75,7 @@ async function main() {
   });
 
   const janitor = setInterval(() => {
-    services.tasks.sweepExpired().then(
+    services.store.sweepExpired().then(
       (n) => n > 0 && log.info('swept files of expired tasks', { count: n }),
       (err) => log.warn('janitor failed', { err }),
     );

@@ -1,7 +1,7 @@
 /**
  * The HTTP app: Hono routes under /api/v1, the OpenAPI document and Swagger UI generated from
- * the shared schemas, health checks, and the built web app. Dependencies come in from the
- * composition root (server/api.ts), so tests and other entry points can assemble their own.
+ * the shared schemas, health checks, and the built web app. Its services come from the
+ * composition root (server/compose.ts); tests build the same app in their own process.
  */
 
 import fs from 'node:fs';
@@ -11,10 +11,7 @@ import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
 import { APP_CONTENT_SECURITY_POLICY, APP_PERMISSIONS_POLICY } from '../shared/csp.ts';
-import type { LoginLimiter } from './auth/login-limiter.ts';
-import type { SessionStore } from './auth/sessions.ts';
-import type { UserStore } from './auth/user-store.ts';
-import type { Config } from './config.ts';
+import type { Services } from './compose.ts';
 import { admission } from './http/admission.ts';
 import { errorBody, errorHandler, sendError } from './http/errors.ts';
 import { requireRedis } from './http/redis-gate.ts';
@@ -23,10 +20,6 @@ import type { AppEnv } from './http/types.ts';
 import { uploadLimit } from './http/upload-limit.ts';
 import type { Logger } from './log.ts';
 import { apiMetrics } from './metrics/api-metrics.ts';
-import type { OutboundClient } from './net/outbound.ts';
-import type { PushSubscriptionStore } from './push/subscription-store.ts';
-import type { DetectQueue } from './queue/detect-queue.ts';
-import type { Keys, RedisClient } from './redis.ts';
 import { ADMIN_QUEUES_PATH, adminQueueRoutes } from './routes/admin-queues.ts';
 import { authRoutes } from './routes/auth.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -35,30 +28,17 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { pushRoutes } from './routes/push.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { taskRoutes } from './routes/tasks.ts';
-import type { OpenedBlobStore } from './storage/open-blob-store.ts';
-import type { TaskEvents } from './tasks/task-events.ts';
-import type { TaskStore } from './tasks/task-store.ts';
 
-export interface AppDeps {
-  config: Config;
-  redis: RedisClient;
-  keys: Keys;
-  users: UserStore;
-  sessions: SessionStore;
-  loginLimiter: LoginLimiter;
-  tasks: TaskStore;
-  blobs: OpenedBlobStore;
-  queue: DetectQueue;
-  events: TaskEvents;
-  pushSubscriptions: PushSubscriptionStore;
-  outbound: OutboundClient;
+export interface AppOptions {
+  log: Logger;
   /** The VAPID public key (base64url) browsers subscribe with. */
   vapidPublicKey: string;
-  log: Logger;
 }
 
-export function createApp(deps: AppDeps) {
-  const { config, log } = deps;
+export function createApp(services: Services, opts: AppOptions) {
+  const { config } = services;
+  const { log } = opts;
+  const deps = services;
   const app = new OpenAPIHono<AppEnv>();
 
   // Request validation failures become our error format, naming the first bad field.
@@ -77,12 +57,7 @@ export function createApp(deps: AppDeps) {
   app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-origin' }));
   // Writes authenticated by the session cookie only from our own origin (Bull Board's too).
   app.use('*', sameOriginWrites());
-  const metrics = apiMetrics({
-    redis: deps.redis,
-    keys: deps.keys,
-    queue: deps.queue,
-    heartbeatMs: config.WORKER_HEARTBEAT_MS,
-  });
+  const metrics = apiMetrics({ queue: deps.queue, workers: deps.workers });
   app.use('*', metrics.http);
   // One JSON line per API request: info when it did not succeed (with the error code), debug otherwise.
   app.use('*', async (c, next) => {
@@ -134,14 +109,15 @@ export function createApp(deps: AppDeps) {
     '/',
     taskRoutes({
       tasks: deps.tasks,
+      store: deps.store,
       blobs: deps.blobs,
-      queue: deps.queue,
       sessions: deps.sessions,
       events: deps.events,
       admission: admission({
         redis: deps.redis,
         keys: deps.keys,
         queue: deps.queue,
+        workers: deps.workers,
         maxQueueDepth: config.MAX_QUEUE_DEPTH,
         ratePerMinute: config.RATE_LIMIT_PER_MINUTE,
       }),
@@ -153,34 +129,22 @@ export function createApp(deps: AppDeps) {
       validationHook,
     }),
   );
-  v1.route('/', eventRoutes({ tasks: deps.tasks, sessions: deps.sessions, events: deps.events, log, validationHook }));
+  v1.route('/', eventRoutes({ store: deps.store, sessions: deps.sessions, events: deps.events, log, validationHook }));
   v1.route(
     '/',
     pushRoutes({
       sessions: deps.sessions,
       subscriptions: deps.pushSubscriptions,
-      vapidPublicKey: deps.vapidPublicKey,
+      vapidPublicKey: opts.vapidPublicKey,
       outbound: deps.outbound,
       validationHook,
     }),
   );
-  v1.route(
-    '/',
-    statsRoutes({
-      redis: deps.redis,
-      keys: deps.keys,
-      queue: deps.queue,
-      sessions: deps.sessions,
-      heartbeatMs: config.WORKER_HEARTBEAT_MS,
-    }),
-  );
+  v1.route('/', statsRoutes({ queue: deps.queue, workers: deps.workers, tasks: deps.tasks, sessions: deps.sessions }));
   app.route('/api/v1', v1);
   app.route('/', metricsRoutes({ registry: metrics.registry, token: config.METRICS_TOKEN }));
   app.route(ADMIN_QUEUES_PATH, adminQueueRoutes({ queue: deps.queue, sessions: deps.sessions }));
-  app.route(
-    '/',
-    healthRoutes({ redis: deps.redis, keys: deps.keys, heartbeatMs: config.WORKER_HEARTBEAT_MS, storage: deps.blobs }),
-  );
+  app.route('/', healthRoutes({ redis: deps.redis, workers: deps.workers, storage: deps.blobs }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', {
     type: 'http',

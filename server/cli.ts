@@ -5,10 +5,9 @@
  */
 
 import { generatePassword } from './auth/passwords.ts';
-import { UserStore } from './auth/user-store.ts';
+import { composeServices } from './compose.ts';
 import { loadConfig } from './config.ts';
-import { PushSubscriptionStore } from './push/subscription-store.ts';
-import { connectRedis, DEFAULT_REDIS_URL, keys } from './redis.ts';
+import { createLogger } from './log.ts';
 
 const USAGE = `usage:
   npm run cli -- users list
@@ -32,11 +31,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = loadConfig();
-  const redis = connectRedis(
-    { url: config.REDIS_URL ?? DEFAULT_REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES },
-    'twinlens-cli',
-  );
-  const users = new UserStore(redis, keys(config.REDIS_PREFIX));
+  const services = await composeServices(config, 'cli', createLogger({ service: 'cli' }));
+  const { users } = services;
   try {
     if (cmd === 'list') {
       for (const u of await users.list()) process.stdout.write(`${u.username}\t${u.role}\t${u.created_at}\n`);
@@ -56,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       // Their devices must not be told about tasks any more (their sessions die with the user).
-      const subscriptions = await new PushSubscriptionStore(redis, keys(config.REDIS_PREFIX)).removeAll(user.id);
+      const subscriptions = await services.pushSubscriptions.removeAll(user.id);
       process.stdout.write(`removed ${name}${subscriptions ? ` and ${subscriptions} push subscription(s)` : ''}\n`);
       return 0;
     }
@@ -66,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${(err as Error).message}\n`);
     return 1;
   } finally {
-    redis.disconnect();
+    await services.close();
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The composition root: config → Redis → storage → stores → queue. Entry points (API, CLI,
- * tests, benchmarks) build what they need from here, so wiring lives in one place.
+ * The composition root: config → Redis → storage → stores and services. The API, the worker, the
+ * CLI, the tests and the benchmarks all build what they need from here, so wiring lives in one place.
  */
 import { LoginLimiter } from './auth/login-limiter.ts';
 import { SessionStore } from './auth/sessions.ts';
@@ -10,47 +10,60 @@ import type { Logger } from './log.ts';
 import { OutboundClient } from './net/outbound.ts';
 import { PushSubscriptionStore } from './push/subscription-store.ts';
 import { DetectQueue } from './queue/detect-queue.ts';
-import { type ConnectOptions, connectRedis, type Keys, keys, type RedisClient } from './redis.ts';
+import { connectRedis, DEFAULT_REDIS_URL, type Keys, keys, type RedisClient } from './redis.ts';
 import { type OpenedBlobStore, openBlobStore } from './storage/open-blob-store.ts';
 import { TaskEvents } from './tasks/task-events.ts';
+import { TaskService } from './tasks/task-service.ts';
 import { TaskStore } from './tasks/task-store.ts';
+import { WorkerRegistry } from './workers/worker-registry.ts';
+
+/** Which process the services are for: the API's Redis connection fails fast (it serves requests). */
+export type Role = 'api' | 'worker' | 'cli';
 
 export interface Services {
+  config: Config;
   redis: RedisClient;
+  /** Where Redis is (the URL; REDIS_CLUSTER_NODES in the config when a cluster). */
+  redisUrl: string;
   keys: Keys;
   blobs: OpenedBlobStore;
   users: UserStore;
   sessions: SessionStore;
   loginLimiter: LoginLimiter;
-  tasks: TaskStore;
+  /** Task records: reads and the files they hold. */
+  store: TaskStore;
+  /** The task lifecycle: every change of a task. */
+  tasks: TaskService;
   queue: DetectQueue;
-  events: TaskEvents;
+  workers: WorkerRegistry;
+  /** Status changes as they happen (a pub/sub connection of its own, opened on first use). */
+  readonly events: TaskEvents;
   pushSubscriptions: PushSubscriptionStore;
   /** The guarded client for every request to a URL a user gave (push endpoints, webhooks). */
   outbound: OutboundClient;
   close(): Promise<void>;
 }
 
-export async function composeServices(
-  config: Config,
-  redisUrl: string,
-  name: string,
-  log: Logger,
-  opts: ConnectOptions = {},
-): Promise<Services> {
-  const redis = connectRedis({ url: redisUrl, clusterNodes: config.REDIS_CLUSTER_NODES }, name, opts);
+export async function composeServices(config: Config, role: Role, log: Logger): Promise<Services> {
+  const redisUrl = config.REDIS_URL ?? DEFAULT_REDIS_URL;
+  const redis = connectRedis({ url: redisUrl, clusterNodes: config.REDIS_CLUSTER_NODES }, `twinlens-${role}`, {
+    failFast: role === 'api',
+  });
   const k = keys(config.REDIS_PREFIX);
   const blobs = await openBlobStore(config);
-  await blobs.init();
-  const tasks = new TaskStore(redis, k, blobs, config.TASK_TTL_SECONDS);
+  // The CLI manages users: it needs no storage (and should work while storage is down).
+  if (role !== 'cli') await blobs.init();
+  const store = new TaskStore(redis, k, blobs, config.TASK_TTL_SECONDS);
   const queue = new DetectQueue(redis, {
     prefix: config.REDIS_PREFIX,
     attempts: config.JOB_ATTEMPTS,
     backoffMs: config.JOB_BACKOFF_MS,
   });
-  const events = new TaskEvents(redis, k.taskEvents, log, config.MAX_WAITS_PER_USER);
+  let events: TaskEvents | undefined;
   return {
+    config,
     redis,
+    redisUrl,
     keys: k,
     blobs,
     users: new UserStore(redis, k),
@@ -61,9 +74,14 @@ export async function composeServices(
       perAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
       windowSeconds: config.LOGIN_WINDOW_SECONDS,
     }),
-    tasks,
+    store,
+    tasks: new TaskService(store, queue, blobs),
     queue,
-    events,
+    workers: new WorkerRegistry(redis, k, config.WORKER_HEARTBEAT_MS),
+    get events() {
+      events ??= new TaskEvents(redis, k.taskEvents, log, config.MAX_WAITS_PER_USER);
+      return events;
+    },
     pushSubscriptions: new PushSubscriptionStore(redis, k),
     outbound: new OutboundClient({
       allowHttp: config.OUTBOUND_ALLOW_HTTP === 'true',
@@ -71,7 +89,7 @@ export async function composeServices(
       totalTimeoutMs: config.OUTBOUND_TIMEOUT_MS,
     }),
     close: async () => {
-      await events.close();
+      await events?.close();
       await queue.close();
       redis.disconnect();
     },

@@ -3,13 +3,12 @@ import { loadConfig } from './config.ts';
 import { runMain } from './entry.ts';
 import { createLogger } from './log.ts';
 import { runWorker } from './queue/worker-process.ts';
-import { DEFAULT_REDIS_URL } from './redis.ts';
 
 const log = createLogger({ service: 'worker' });
 
 async function main() {
   const config = loadConfig();
-  const stop = await runWorker(config, config.REDIS_URL ?? DEFAULT_REDIS_URL, log);
+  const stop = await runWorker(config, log);
   const onSignal = (signal: string) => {
     log.info('signal received', { signal });
     stop().then(

@@ -158,10 +158,6 @@ export const LoginResponseSchema = z
   .meta({ id: 'LoginResponse' });
 export type LoginResponse = z.infer<typeof LoginResponseSchema>;
 
-export function isFinalStatus(status: TaskStatus): boolean {
-  return FINAL_STATUSES.includes(status);
-}
-
 /** A Web Push subscription, as the browser's `PushSubscription.toJSON()` gives it. */
 export const PushSubscriptionSchema = z
   .object({

@@ -6,6 +6,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { DetectQueue } from '../queue/detect-queue.ts';
 import type { Keys, RedisClient } from '../redis.ts';
+import type { WorkerRegistry } from '../workers/worker-registry.ts';
 import { sendError } from './errors.ts';
 import type { AppEnv } from './types.ts';
 
@@ -13,6 +14,7 @@ export interface AdmissionOptions {
   redis: RedisClient;
   keys: Keys;
   queue: DetectQueue;
+  workers: WorkerRegistry;
   maxQueueDepth: number;
   /** 0 = no limit. */
   ratePerMinute: number;
@@ -43,11 +45,12 @@ export function admission(opts: AdmissionOptions): MiddlewareHandler<AppEnv> {
         );
       }
     }
-    const counts = await opts.queue.queue.getJobCounts('waiting', 'delayed', 'prioritized');
-    const depth = (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
+    // A depth up to a quarter of a second old is as good for this, and shared by concurrent uploads.
+    const counts = await opts.queue.counts(250);
+    const depth = counts.waiting + counts.delayed;
     if (depth >= opts.maxQueueDepth) {
       // Estimate: the time the live workers need to bring the queue back under the limit.
-      const workers = Math.max(1, await opts.redis.zcard(opts.keys.workersSeen));
+      const workers = Math.max(1, (await opts.workers.alive()).length);
       const excess = depth - opts.maxQueueDepth + 1;
       const retryAfter = Math.min(300, Math.max(1, Math.ceil((excess * secondsPerJob) / workers)));
       await discardBody(c.req.raw);

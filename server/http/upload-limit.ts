@@ -6,6 +6,7 @@
  * can destroy the 413 before the client reads it.
  */
 import type { Context, MiddlewareHandler } from 'hono';
+import { BUFFERED_BODY } from './body.ts';
 import { sendError } from './errors.ts';
 
 export interface UploadLimitOptions {
@@ -22,13 +23,14 @@ export function uploadLimit(opts: UploadLimitOptions): MiddlewareHandler {
     sendError(c, 'payload_too_large', `the request body is over the limit of ${opts.maxBytes} bytes`);
 
   return async (c, next) => {
-    const body = c.req.raw.body;
-    if (!body) return next();
     const declared = c.req.header('content-length');
     if (declared !== undefined && !c.req.header('transfer-encoding')) {
-      // The adapter drains the unread body after the answer, so the connection stays usable.
+      // Not read here: the route reads it when it needs it (readBody), after admission.
+      // The adapter drains an unread body after the answer, so the connection stays usable.
       return Number(declared) > opts.maxBytes ? refuse(c) : next();
     }
+    const body = c.req.raw.body;
+    if (!body) return next();
     const reader = body.getReader();
     const chunks: Uint8Array[] = [];
     let size = 0;
@@ -50,6 +52,8 @@ export function uploadLimit(opts: UploadLimitOptions): MiddlewareHandler {
       buffer.set(chunk, offset);
       offset += chunk.length;
     }
+    // Kept for readBody, and as the Request's body for anything else that reads it.
+    c.set(BUFFERED_BODY as never, buffer as never);
     c.req.raw = new Request(c.req.raw, { body: buffer });
     return next();
   };

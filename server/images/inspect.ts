@@ -1,12 +1,14 @@
 /**
- * Validates an upload fully before anything is stored: type by magic bytes, size from the
- * header (so a decompression bomb is refused without decoding it), then a real decode under
- * the pixel limit (a truncated or corrupt file fails here, in the API, not later in a worker).
+ * Validates an upload before anything is stored, by the cheapest means that catch each problem:
+ * type by magic bytes, size from the header (so a decompression bomb is refused without decoding
+ * it), and the file's structure (a truncated or damaged file fails here, in the API, without a
+ * decode: structure.ts). Pixels are decoded once, by the worker, for the model.
  */
 import sharp, { type Metadata } from 'sharp';
 import type { ImageInfo } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
 import { describeUnsupported, type Sniffed, sniffImage } from '../../shared/sniff.ts';
+import { structuralProblem } from './structure.ts';
 
 export interface ImageLimits {
   maxPixels: number;
@@ -48,16 +50,7 @@ export async function inspectImage(bytes: Uint8Array, limits: ImageLimits): Prom
       `the image is ${width}×${height}; both sides must be at least ${limits.minSide} pixels`,
     );
   }
-  try {
-    // A small decode proves the pixel data is complete (JPEG shrink-on-load keeps it cheap).
-    await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'truncated' })
-      .resize(64, 64, { fit: 'inside' })
-      .raw()
-      .toBuffer();
-  } catch (err) {
-    throw new TwinlensError('image_undecodable', `the image data is damaged or incomplete: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
+  const problem = structuralProblem(bytes, sniffed.extension);
+  if (problem) throw new TwinlensError('image_undecodable', `the image data is damaged or incomplete: ${problem}`);
   return { width, height, mime: sniffed.mime, extension: sniffed.extension };
 }

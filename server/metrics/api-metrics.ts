@@ -4,24 +4,16 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { DetectQueue } from '../queue/detect-queue.ts';
-import type { Keys, RedisClient } from '../redis.ts';
+import type { DetectQueue, QueueCounts } from '../queue/detect-queue.ts';
+import type { WorkerRegistry } from '../workers/worker-registry.ts';
 import { httpMetrics } from './http.ts';
-import { aliveWorkers } from './workers.ts';
-
-const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const;
 
 export interface ApiMetrics {
   registry: Registry;
   http: MiddlewareHandler;
 }
 
-export function apiMetrics(deps: {
-  redis: RedisClient;
-  keys: Keys;
-  queue: DetectQueue;
-  heartbeatMs: number;
-}): ApiMetrics {
+export function apiMetrics(deps: { queue: DetectQueue; workers: WorkerRegistry }): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({
@@ -30,8 +22,8 @@ export function apiMetrics(deps: {
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {
-      const counts = await deps.queue.queue.getJobCounts(...QUEUE_STATES);
-      for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
+      const counts = await deps.queue.counts();
+      for (const state of Object.keys(counts) as (keyof QueueCounts)[]) this.set({ state }, counts[state]);
     },
   });
   new Gauge({
@@ -41,7 +33,7 @@ export function apiMetrics(deps: {
     registers: [registry],
     async collect() {
       this.reset();
-      for (const w of await aliveWorkers(deps.redis, deps.keys, deps.heartbeatMs)) {
+      for (const w of await deps.workers.alive()) {
         this.inc({ backend: w.model.backend });
       }
     },

@@ -1,13 +1,12 @@
 /**
- * A worker process's metrics: job wait, inference and total time, failures by error code; and
- * the recent-inference list in Redis that /api/v1/stats averages. Served on WORKER_METRICS_PORT.
+ * A worker process's metrics: job wait, inference and total time, failures by error code. Served
+ * on WORKER_METRICS_PORT. (The recent inference times /api/v1/stats averages are recorded with each
+ * success by the task service, in the same script.)
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
-import type { Keys, RedisClient } from '../redis.ts';
-import { INFERENCE_SAMPLES } from './workers.ts';
 
 const MS_BUCKETS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000];
 
@@ -19,11 +18,7 @@ export interface JobMetrics {
   failed(errorCode: string, timings: Timings): void;
 }
 
-export function workerMetrics(deps: {
-  redis: RedisClient;
-  keys: Keys;
-  log: Logger;
-}): JobMetrics & { registry: Registry } {
+export function workerMetrics(): JobMetrics & { registry: Registry } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Labelled by outcome so that slow failures (timeouts) show up beside the successes instead of
@@ -48,13 +43,6 @@ export function workerMetrics(deps: {
     registry,
     succeeded(t) {
       observe('succeeded', t);
-      if (t.inference_ms === null) return;
-      deps.redis
-        .multi()
-        .lpush(deps.keys.inferenceSamples, String(t.inference_ms))
-        .ltrim(deps.keys.inferenceSamples, 0, INFERENCE_SAMPLES - 1)
-        .exec()
-        .catch((err: unknown) => deps.log.warn('could not record the inference time', { err }));
     },
     failed(errorCode, t) {
       failures.inc({ error_code: errorCode });

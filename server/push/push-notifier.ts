@@ -9,7 +9,7 @@
  * it is claimed by another after CLAIM_IDLE_MS (at least once: such a task may be pushed twice).
  */
 import os from 'node:os';
-import { isFinalStatus } from '../../shared/contract.ts';
+import { isFinalStatus } from '../../shared/task-lifecycle.ts';
 import type { Logger } from '../log.ts';
 import { duplicateClient, type Keys, type RedisClient } from '../redis.ts';
 import type { TaskStore } from '../tasks/task-store.ts';

@@ -1,6 +1,10 @@
-/** The detection queue: its name, job payload and the producer side (BullMQ Queue). */
+/**
+ * The detection queue (BullMQ) as the rest of the server sees it: its name, the job payload,
+ * adding and removing jobs, and its counts — read here, the same way, by /stats, admission and
+ * the metrics.
+ */
 import { Queue } from 'bullmq';
-import type { DetectParams } from '../../shared/contract.ts';
+import type { DetectParams, Task } from '../../shared/contract.ts';
 import type { RedisClient } from '../redis.ts';
 
 export const DETECT_QUEUE = 'detect';
@@ -10,6 +14,9 @@ export interface DetectJobData {
   ownerId: string;
   uploadKey: string;
   params: DetectParams;
+  /** The task as it was created: a worker claims it without reading the record first. (Jobs from
+   * before this field was added lack it; the worker reads the record then.) */
+  task?: Task;
 }
 
 export interface QueueOptions {
@@ -18,8 +25,18 @@ export interface QueueOptions {
   backoffMs: number;
 }
 
+/** Jobs by state. `waiting` includes prioritized jobs (they wait too, in another list). */
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+}
+
 export class DetectQueue {
   readonly queue: Queue<DetectJobData>;
+  private cached: { at: number; counts: Promise<QueueCounts> } | undefined;
 
   constructor(
     connection: RedisClient,
@@ -38,18 +55,42 @@ export class DetectQueue {
       removeOnComplete: { age: 3600, count: 10_000 },
       removeOnFail: { age: 24 * 3600, count: 10_000 },
     });
+    // Counts this process read a moment ago stay right about its own uploads.
+    const cached = this.cached;
+    if (cached) cached.counts = cached.counts.then((c) => ({ ...c, waiting: c.waiting + 1 }));
   }
 
   /** Removes a job that no worker holds. Returns false when it is running (locked) or gone. */
   async removeIfWaiting(taskId: string): Promise<boolean> {
-    const job = await this.queue.getJob(taskId);
-    if (!job) return false;
     try {
-      await job.remove();
-      return true;
+      return (await this.queue.remove(taskId)) === 1;
     } catch {
       return false; // locked by a worker
     }
+  }
+
+  /**
+   * Jobs by state. `maxAgeMs` > 0 accepts counts read that recently (one read shared by all
+   * requests meanwhile): admission runs on every upload, and a depth a moment old is as good.
+   */
+  counts(maxAgeMs = 0): Promise<QueueCounts> {
+    const now = Date.now();
+    if (maxAgeMs > 0 && this.cached && now - this.cached.at <= maxAgeMs) return this.cached.counts;
+    const counts = this.queue
+      .getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed')
+      .then((c) => ({
+        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        active: c.active ?? 0,
+        delayed: c.delayed ?? 0,
+        completed: c.completed ?? 0,
+        failed: c.failed ?? 0,
+      }));
+    this.cached = { at: now, counts };
+    // A failed read is not kept for others.
+    counts.catch(() => {
+      if (this.cached?.counts === counts) this.cached = undefined;
+    });
+    return counts;
   }
 
   async close(): Promise<void> {

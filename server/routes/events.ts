@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
-import { isFinalStatus, type Task } from '../../shared/contract.ts';
+import type { Task } from '../../shared/contract.ts';
+import { isFinalStatus } from '../../shared/task-lifecycle.ts';
 import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
 import type { AppEnv, ValidationHook } from '../http/types.ts';
@@ -20,7 +21,7 @@ import { bearer, errors } from './openapi-common.ts';
 export const KEEPALIVE_MS = 15_000;
 
 export interface EventDeps {
-  tasks: TaskStore;
+  store: TaskStore;
   sessions: SessionStore;
   events: TaskEvents;
   log: Logger;
@@ -65,7 +66,7 @@ export function eventRoutes(deps: EventDeps) {
     const listener = await deps.events.listen(id, userId);
     let first: Task;
     try {
-      first = (await ownTask(deps.tasks, id, userId)).task;
+      first = (await ownTask(deps.store, id, userId)).task;
     } catch (err) {
       listener.close();
       throw err; // 404 in the usual format, before any of the stream is sent
@@ -85,7 +86,7 @@ export function eventRoutes(deps: EventDeps) {
           gone.signal,
           async (wait) => listener.next(wait, gone.signal),
           async () => {
-            const now = await deps.tasks.get(id);
+            const now = await deps.store.get(id);
             return now && now.ownerId === userId ? now.task : null;
           },
         );

@@ -1,8 +1,9 @@
 /** GET /healthz: the process is up. GET /readyz: Redis answers and a worker with a model was seen recently. */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { TwinlensError } from '../../shared/errors.ts';
-import type { Keys, RedisClient } from '../redis.ts';
+import type { RedisClient } from '../redis.ts';
 import type { StorageHealth } from '../storage/blob-store.ts';
+import type { WorkerRegistry } from '../workers/worker-registry.ts';
 import { errors } from './openapi-common.ts';
 
 const ReadySchema = z
@@ -38,8 +39,7 @@ const readyz = createRoute({
 
 export function healthRoutes(deps: {
   redis: RedisClient;
-  keys: Keys;
-  heartbeatMs: number;
+  workers: WorkerRegistry;
   storage: { health(): Promise<StorageHealth> };
 }) {
   const app = new OpenAPIHono();
@@ -53,9 +53,9 @@ export function healthRoutes(deps: {
     const storage = await deps.storage.health();
     // Named (storage_full, storage_failed), but a readiness answer is 503 whatever the cause.
     if (!storage.ok) throw new TwinlensError(storage.code, storage.message, { status: 503 });
-    const seen = await deps.redis.zrangebyscore(deps.keys.workersSeen, Date.now() - 3 * deps.heartbeatMs, '+inf');
+    const seen = await deps.workers.alive();
     if (seen.length === 0) throw new TwinlensError('not_ready', 'no worker with a loaded model has been seen recently');
-    const backends = [...new Set(seen.map((s) => (JSON.parse(s) as { model: { backend: string } }).model.backend))];
+    const backends = [...new Set(seen.map((w) => w.model.backend))];
     return c.json({ status: 'ready' as const, workers: seen.length, backends }, 200);
   });
   return app;

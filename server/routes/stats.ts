@@ -4,9 +4,9 @@ import { type Stats, StatsSchema } from '../../shared/contract.ts';
 import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
 import type { AppEnv } from '../http/types.ts';
-import { aliveWorkers, meanInferenceMs } from '../metrics/workers.ts';
 import type { DetectQueue } from '../queue/detect-queue.ts';
-import type { Keys, RedisClient } from '../redis.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+import type { WorkerRegistry } from '../workers/worker-registry.ts';
 import { bearer, errors } from './openapi-common.ts';
 
 const stats = createRoute({
@@ -22,27 +22,22 @@ const stats = createRoute({
 });
 
 export function statsRoutes(deps: {
-  redis: RedisClient;
-  keys: Keys;
   queue: DetectQueue;
+  workers: WorkerRegistry;
+  tasks: TaskService;
   sessions: SessionStore;
-  heartbeatMs: number;
 }) {
   const app = new OpenAPIHono<AppEnv>();
   app.use('/stats', requireUser(deps.sessions));
   app.openapi(stats, async (c) => {
     const [counts, workers, inference] = await Promise.all([
-      deps.queue.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed'),
-      aliveWorkers(deps.redis, deps.keys, deps.heartbeatMs),
-      meanInferenceMs(deps.redis, deps.keys),
+      deps.queue.counts(),
+      deps.workers.alive(),
+      deps.tasks.meanInferenceMs(),
     ]);
-    const queue = {
-      waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
-      active: counts.active ?? 0,
-      delayed: counts.delayed ?? 0,
-    };
+    const queue = { waiting: counts.waiting, active: counts.active, delayed: counts.delayed };
     const depth = queue.waiting + queue.active + queue.delayed;
-    const mean = inference.mean === null ? null : Math.round(inference.mean * 10) / 10;
+    const mean = inference === null ? null : Math.round(inference * 10) / 10;
     const body: Stats = {
       queue,
       workers: workers.length,

@@ -7,27 +7,29 @@ import {
   DEFAULT_MIN_SCORE,
   type DetectParams,
   DetectParamsSchema,
-  isFinalStatus,
   type Task,
   TaskListSchema,
   TaskSchema,
 } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
+import { isFinalStatus, newTask } from '../../shared/task-lifecycle.ts';
 import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
+import { readBody } from '../http/body.ts';
+import { boundaryOf, parseMultipart } from '../http/multipart.ts';
 import type { AppEnv, ValidationHook } from '../http/types.ts';
 import { inspectImage } from '../images/inspect.ts';
-import type { DetectQueue } from '../queue/detect-queue.ts';
 import { type BlobStore, blobKey } from '../storage/blob-store.ts';
 import { ownTask as findOwnTask, UUID } from '../tasks/own-task.ts';
 import type { TaskEvents } from '../tasks/task-events.ts';
+import type { TaskService } from '../tasks/task-service.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { bearer, errorContent, errors } from './openapi-common.ts';
 
 export interface TaskDeps {
-  tasks: TaskStore;
+  tasks: TaskService;
+  store: TaskStore;
   blobs: BlobStore;
-  queue: DetectQueue;
   sessions: SessionStore;
   events: TaskEvents;
   /** Backpressure on POST /tasks (rate limit, queue depth), run before the body is read. */
@@ -179,7 +181,7 @@ export function taskRoutes(deps: TaskDeps) {
   app.use('/tasks/*', requireUser(deps.sessions));
   if (deps.admission) app.use('/tasks', deps.admission);
 
-  const ownTask = (id: string, userId: string) => findOwnTask(deps.tasks, id, userId);
+  const ownTask = (id: string, userId: string) => findOwnTask(deps.store, id, userId);
 
   app.openapi(create, async (c) => {
     const user = c.get('user');
@@ -187,71 +189,42 @@ export function taskRoutes(deps: TaskDeps) {
     if (c.req.header('content-length') === '0' || (!contentType && !c.req.header('transfer-encoding'))) {
       throw new TwinlensError('empty_body', 'the request has no body; send the image as multipart/form-data');
     }
-    if (!contentType.toLowerCase().startsWith('multipart/form-data')) {
+    const boundary = boundaryOf(contentType);
+    if (!boundary) {
       throw new TwinlensError('invalid_request', 'send multipart/form-data with the image in the field "image"');
     }
-    let form: Record<string, string | File | (string | File)[]>;
-    try {
-      form = await c.req.parseBody({ all: true });
-    } catch (err) {
-      if ((err as { status?: number }).status === 413) throw err;
-      throw new TwinlensError('invalid_request', 'the multipart body cannot be parsed');
-    }
-    const field = form.image;
-    if (field === undefined) throw new TwinlensError('missing_image', 'no file in the field "image"');
-    if (Array.isArray(field)) throw new TwinlensError('invalid_request', 'send one image per task');
-    if (typeof field === 'string') throw new TwinlensError('missing_image', 'the field "image" must be a file');
-    if (field.size === 0) throw new TwinlensError('empty_body', 'the image file is empty');
-    const params = parseParams(form);
-    const clientId = parseTaskId(form);
-    if (clientId) {
-      // The same task sent again (a retry after a lost answer, a background sync): the same answer.
-      const existing = await deps.tasks.get(clientId);
-      if (existing && existing.ownerId === user.id) {
-        return c.json(existing.task, 202, { Location: `/api/v1/tasks/${clientId}` });
-      }
-      if (existing) throw new TwinlensError('conflict', 'this task_id is taken; choose another');
-    }
+    const parts = parseMultipart(await readBody(c), boundary);
+    const images = parts.filter((p) => p.name === 'image');
+    const image = images[0];
+    if (!image) throw new TwinlensError('missing_image', 'no file in the field "image"');
+    if (images.length > 1) throw new TwinlensError('invalid_request', 'send one image per task');
+    if (image.filename === undefined) throw new TwinlensError('missing_image', 'the field "image" must be a file');
+    if (image.data.length === 0) throw new TwinlensError('empty_body', 'the image file is empty');
+    const fields = new Map(parts.filter((p) => p.filename === undefined).map((p) => [p.name, p.data.toString('utf8')]));
+    const params = parseParams(fields);
+    const clientId = parseTaskId(fields);
 
-    // Everything is validated in memory before a byte is written: a refusal leaves no file.
-    const bytes = new Uint8Array(await field.arrayBuffer());
-    const info = await inspectImage(bytes, deps.limits);
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const uploadKey = blobKey('uploads', sha256, info.extension);
-    const task: Task = {
-      task_id: clientId ?? randomUUID(),
-      status: 'queued',
+    // Everything is checked in memory before a byte is written: a refusal leaves no file.
+    const info = await inspectImage(image.data, deps.limits);
+    const sha256 = createHash('sha256').update(image.data).digest('hex');
+    const task = newTask({
+      id: clientId ?? randomUUID(),
       source: 'server',
-      created_at: new Date().toISOString(),
-      started_at: null,
-      finished_at: null,
-      params,
-      model: null,
       image: { width: info.width, height: info.height, sha256, mime: info.mime },
-      detections: [],
-      timings: { queue_ms: null, inference_ms: null, total_ms: null },
-      error: null,
-    };
-    // Record (and claim the blob) first, then write it, then enqueue; undo on failure.
-    const created = await deps.tasks.create(task, user.id, [uploadKey]);
+      params,
+    });
+    const created = await deps.tasks.create(task, user.id, { bytes: image.data, extension: info.extension });
     if (created === 'used') {
       throw new TwinlensError('conflict', 'this task_id belonged to a deleted task; choose a new one');
     }
     if (created === 'exists') {
-      // The same task sent twice at once (the page and its service worker both sending a task
-      // made offline): the loser answers like a retry, with the task the winner made.
-      const winner = await deps.tasks.get(task.task_id);
-      if (winner && winner.ownerId === user.id) {
-        return c.json(winner.task, 202, { Location: `/api/v1/tasks/${task.task_id}` });
+      // The same task sent again (a retry after a lost answer, the page and its service worker
+      // both sending a task made offline): the same answer, the task as it is now.
+      const existing = await deps.store.get(task.task_id);
+      if (existing && existing.ownerId === user.id) {
+        return c.json(existing.task, 202, { Location: `/api/v1/tasks/${task.task_id}` });
       }
       throw new TwinlensError('conflict', 'this task_id is taken; choose another');
-    }
-    try {
-      await deps.blobs.put('uploads', bytes, info.extension);
-      await deps.queue.enqueue({ taskId: task.task_id, ownerId: user.id, uploadKey, params });
-    } catch (err) {
-      await deps.tasks.delete(task.task_id, user.id, { tombstone: false }).catch(() => {});
-      throw err;
     }
     return c.json(task, 202, { Location: `/api/v1/tasks/${task.task_id}` });
   });
@@ -275,75 +248,58 @@ export function taskRoutes(deps: TaskDeps) {
 
   app.openapi(list, async (c) => {
     const { limit, cursor } = c.req.valid('query');
-    const page = await deps.tasks.list(c.get('user').id, limit, cursor);
+    const page = await deps.store.list(c.get('user').id, limit, cursor);
     return c.json({ items: page.items, next_cursor: page.next }, 200);
   });
 
   app.openapi(remove, async (c) => {
-    const user = c.get('user');
-    const { task } = await ownTask(c.req.valid('param').id, user.id);
-    if (isFinalStatus(task.status)) {
-      await deps.tasks.delete(task.task_id, user.id);
-      return c.body(null, 204);
-    }
-    await deps.queue.removeIfWaiting(task.task_id);
-    const canceled: Task = {
-      ...task,
-      status: 'canceled',
-      finished_at: new Date().toISOString(),
-      error: null,
-    };
-    const r = await deps.tasks.transition(canceled, ['queued', 'running']);
-    if (r !== 'ok') {
-      // It finished between our read and the cancel: delete it like any finished task.
-      await deps.tasks.delete(task.task_id, user.id);
-      return c.body(null, 204);
-    }
-    await deps.tasks.releaseAllBlobs(task.task_id);
-    return c.json(canceled, 200);
+    const canceled = await deps.tasks.cancelOrDelete(await ownTask(c.req.valid('param').id, c.get('user').id));
+    return canceled ? c.json(canceled, 200) : c.body(null, 204);
   });
 
   app.openapi(image, async (c) => {
     const { task } = await ownTask(c.req.valid('param').id, c.get('user').id);
-    const ext = task.image.mime === 'image/jpeg' ? 'jpg' : task.image.mime === 'image/png' ? 'png' : 'webp';
-    const key = blobKey('uploads', task.image.sha256, ext);
+    const key = uploadKeyOf(task);
     // Access follows the task, not the file: a canceled task has let go of its image even when
     // another task still holds the same bytes.
-    const bytes = (await deps.tasks.holdsBlob(task.task_id, key)) ? await deps.blobs.get(key) : null;
+    const bytes = (await deps.store.holdsBlob(task.task_id, key)) ? await deps.blobs.get(key) : null;
     if (!bytes) throw new TwinlensError('not_found', 'the image has been deleted');
     return imageResponse(bytes, task.image.mime);
   });
 
   app.openapi(annotated, async (c) => {
-    const { task } = await ownTask(c.req.valid('param').id, c.get('user').id);
-    if (task.status !== 'succeeded') {
+    const stored = await ownTask(c.req.valid('param').id, c.get('user').id);
+    if (stored.task.status !== 'succeeded') {
       throw new TwinlensError(
         'task_not_finished',
-        `the task is ${task.status}; the annotated image exists once it has succeeded`,
+        `the task is ${stored.task.status}; the annotated image exists once it has succeeded`,
       );
     }
-    const key = (await deps.tasks.blobKeys(task.task_id)).find((k) => k.startsWith('results/'));
-    const bytes = key ? await deps.blobs.get(key) : null;
-    if (!bytes) throw new TwinlensError('not_found', 'the annotated image has been deleted');
+    const bytes = await deps.tasks.annotatedImage(stored, { key: uploadKeyOf(stored.task) }, deps.limits.maxPixels);
+    if (!bytes) throw new TwinlensError('not_found', 'the image has been deleted');
     return imageResponse(bytes, 'image/jpeg');
   });
 
   return app;
 }
 
-function parseTaskId(form: Record<string, unknown>): string | undefined {
-  const v = form.task_id;
+/** Where a task's upload is stored (content-addressed by its bytes). */
+function uploadKeyOf(task: Task): string {
+  const ext = task.image.mime === 'image/jpeg' ? 'jpg' : task.image.mime === 'image/png' ? 'png' : 'webp';
+  return blobKey('uploads', task.image.sha256, ext);
+}
+
+function parseTaskId(fields: Map<string, string>): string | undefined {
+  const v = fields.get('task_id');
   if (v === undefined || v === '') return undefined;
-  if (typeof v !== 'string' || !UUID.test(v))
-    throw new TwinlensError('invalid_request', 'task_id must be a lowercase UUID');
+  if (!UUID.test(v)) throw new TwinlensError('invalid_request', 'task_id must be a lowercase UUID');
   return v;
 }
 
-function parseParams(form: Record<string, unknown>): DetectParams {
+function parseParams(fields: Map<string, string>): DetectParams {
   const num = (name: string) => {
-    const v = form[name];
+    const v = fields.get(name);
     if (v === undefined || v === '') return undefined;
-    if (typeof v !== 'string') throw new TwinlensError('invalid_request', `${name} must be a number`);
     const n = Number(v);
     if (!Number.isFinite(n)) throw new TwinlensError('invalid_request', `${name} must be a number`);
     return n;

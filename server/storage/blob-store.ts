@@ -8,8 +8,11 @@ import { TwinlensError } from '../../shared/errors.ts';
 export type BlobArea = 'uploads' | 'results';
 
 export interface BlobStore {
-  /** Stores the bytes (idempotent: same bytes, same key) and returns the key. */
-  put(area: BlobArea, bytes: Uint8Array, extension: string): Promise<string>;
+  /**
+   * Stores the bytes (idempotent: same bytes, same key) and returns the key. `sha256` (hex) when
+   * the caller has hashed them already, so that they are not hashed twice.
+   */
+  put(area: BlobArea, bytes: Uint8Array, extension: string, sha256?: string): Promise<string>;
   /** The bytes, or null when the key does not exist. */
   get(key: string): Promise<Buffer | null>;
   delete(key: string): Promise<void>;

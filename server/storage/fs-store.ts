@@ -24,9 +24,9 @@ export class FsBlobStore implements BlobStore {
     await fs.mkdir(path.join(this.root, 'tmp'), { recursive: true });
   }
 
-  async put(area: BlobArea, bytes: Uint8Array, extension: string): Promise<string> {
+  async put(area: BlobArea, bytes: Uint8Array, extension: string, sha256?: string): Promise<string> {
     if (!/^[a-z0-9]{1,5}$/.test(extension)) throw new Error(`bad extension ${extension}`);
-    const sha = createHash('sha256').update(bytes).digest('hex');
+    const sha = sha256 ?? createHash('sha256').update(bytes).digest('hex');
     const key = blobKey(area, sha, extension);
     const target = this.pathOf(key);
     // Write to a temporary name and rename: readers never see half a file, and a crash

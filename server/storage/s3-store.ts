@@ -80,9 +80,9 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async put(area: BlobArea, bytes: Uint8Array, extension: string): Promise<string> {
+  async put(area: BlobArea, bytes: Uint8Array, extension: string, sha256?: string): Promise<string> {
     if (!/^[a-z0-9]{1,5}$/.test(extension)) throw new Error(`bad extension ${extension}`);
-    const sha = createHash('sha256').update(bytes).digest();
+    const sha = sha256 ? Buffer.from(sha256, 'hex') : createHash('sha256').update(bytes).digest();
     const key = blobKey(area, sha.toString('hex'), extension);
     // One PUT is atomic in S3 (readers see the old object or the whole new one), so unlike the
     // filesystem driver there is no temporary name. The SHA-256 hashed for the key anyway goes

@@ -49,11 +49,11 @@ export async function startInProcess(env: Record<string, string> = {}): Promise<
     ...env,
   });
   const log = createLogger({ service: 'api-test' }, 'error');
-  const services = await composeServices(config, REDIS_URL, 'twinlens-test-api', log, { failFast: true });
+  const services = await composeServices(config, 'api', log);
   await waitUntilReady(services.redis, 10_000);
   await ensureFirstUser(services.users, { username: admin.username, password: admin.password, dataDir }, log);
   const vapid = await loadVapidKeys(dataDir, log);
-  const app = createApp({ config, log, ...services, vapidPublicKey: vapid.publicKey });
+  const app = createApp(services, { log, vapidPublicKey: vapid.publicKey });
   const request = (pathname: string, init?: RequestInit) => Promise.resolve(app.request(`${ORIGIN}${pathname}`, init));
   const login = (username: string, password: string, headers: Record<string, string> = {}) =>
     request('/api/v1/auth/login', {

@@ -241,3 +241,18 @@ export async function addUser(sys: System, username: string, role: 'admin' | 'us
   await new UserStore(sys.redis, keys(sys.prefix)).add(username, password, role);
   return loginAs(sys.baseUrl, username, password);
 }
+
+/**
+ * How many times workers recorded a success for the task (their `task succeeded` log lines, across
+ * every worker process the test started, killed ones included): exactly-once evidence, since a
+ * worker logs it only when its compare-and-set recorded the outcome.
+ */
+export function successesLogged(sys: System, taskId: string): number {
+  let n = 0;
+  for (const w of sys.workers) {
+    for (const line of w.logs) {
+      if (line.includes(taskId) && line.includes('"task succeeded"')) n++;
+    }
+  }
+  return n;
+}

@@ -4,10 +4,11 @@
  * succeeded with one result, and clients must carry on.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { isFinalStatus, type Task } from '../../shared/contract.ts';
+import type { Task } from '../../shared/contract.ts';
+import { isFinalStatus } from '../../shared/task-lifecycle.ts';
 import { fixture, getTask, login, submit, waitForTask } from '../helpers/api.ts';
 import { type OwnRedis, startOwnRedis } from '../helpers/redis-server.ts';
-import { type System, spawnScript, startSystem, storedFiles } from '../helpers/system.ts';
+import { type System, spawnScript, startSystem, storedFiles, successesLogged } from '../helpers/system.ts';
 
 let sys: System | undefined;
 let redis: OwnRedis | undefined;
@@ -27,13 +28,7 @@ async function expectAllSucceededOnce(s: System, token: string, ids: string[]): 
     done.filter((t) => t.status !== 'succeeded').map((t) => [t.task_id, t.status, t.error]),
     s.dump(),
   ).toEqual([]);
-  for (const id of ids) {
-    const keys = await s.redis.smembers(`${s.prefix}:task-blobs:${id}`);
-    expect(
-      keys.filter((k) => k.startsWith('results/')),
-      id,
-    ).toHaveLength(1);
-  }
+  for (const id of ids) expect(successesLogged(s, id), id).toBe(1);
   return done;
 }
 

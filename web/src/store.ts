@@ -3,7 +3,8 @@
  * and the server-route tasks that wait for the network. Used by the page and the service worker.
  */
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
-import type { DetectParams, Task, TaskStatus } from '../../shared/contract.ts';
+import type { DetectParams, Task } from '../../shared/contract.ts';
+import { laterTask } from '../../shared/task-lifecycle.ts';
 
 export interface HistoryEntry {
   task: Task;
@@ -38,16 +39,8 @@ export async function getEntry(taskId: string): Promise<HistoryEntry | undefined
   return (await db()).get('history', taskId);
 }
 
-const STAGE: Record<TaskStatus, number> = { queued: 0, running: 1, succeeded: 2, failed: 2, canceled: 2 };
-
-/**
- * The later of two versions of one task. Versions arrive out of order (an upload's answer after the
- * live events, the service worker's and the page's senders racing, a push), and a task's status
- * only moves forward, so an older one never replaces a newer one.
- */
-export function later(current: Task, next: Task): Task {
-  return STAGE[next.status] >= STAGE[current.status] ? next : current;
-}
+/** The later of two versions of one task (shared/task-lifecycle.ts): a status only moves forward. */
+export const later = laterTask;
 
 /**
  * Changes one entry in one transaction, so the page and the service worker never write back a

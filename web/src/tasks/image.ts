@@ -1,6 +1,7 @@
 /** What the history keeps of a photo: its ImageInfo (as the server computes it) and a thumbnail. */
-import { DEFAULT_MAX_DETECTIONS, type ImageInfo, type Task } from '../../../shared/contract.ts';
+import type { ImageInfo, Task } from '../../../shared/contract.ts';
 import { describeUnsupported, sniffImage } from '../../../shared/sniff.ts';
+import { newTask as makeTask } from '../../../shared/task-lifecycle.ts';
 
 export async function inspect(file: Blob): Promise<{ image: ImageInfo; thumbnail: Blob }> {
   const bytes = new Uint8Array(await file.arrayBuffer());
@@ -18,21 +19,8 @@ export async function inspect(file: Blob): Promise<{ image: ImageInfo; thumbnail
   return { image: { width, height, sha256, mime: sniffed.mime }, thumbnail };
 }
 
-/** A new task as the client sees it before any detection ran. */
+/** A new task as the client sees it before any detection ran (made as the server makes its own). */
 export function newTask(source: Task['source'], image: ImageInfo): Task {
-  return {
-    task_id: crypto.randomUUID(),
-    status: 'queued',
-    source,
-    created_at: new Date().toISOString(),
-    started_at: null,
-    finished_at: null,
-    // A low threshold: the result view's slider filters from here without running the model again.
-    params: { min_score: 0.05, max_detections: DEFAULT_MAX_DETECTIONS },
-    model: null,
-    image,
-    detections: [],
-    timings: { queue_ms: null, inference_ms: null, total_ms: null },
-    error: null,
-  };
+  // A low threshold: the result view's slider filters from here without running the model again.
+  return makeTask({ id: crypto.randomUUID(), source, image, params: { min_score: 0.05 } });
 }

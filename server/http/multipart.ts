@@ -1,0 +1,71 @@
+/**
+ * multipart/form-data (RFC 7578) over a body already in memory: the parts are views into it, no
+ * copies. The upload route's own parser: the general one (undici's `Request.formData()`) copies
+ * each part through web streams, Blobs and Files, a few milliseconds per photo.
+ */
+import { TwinlensError } from '../../shared/errors.ts';
+
+export interface Part {
+  name: string;
+  filename: string | undefined;
+  contentType: string | undefined;
+  data: Buffer;
+}
+
+const CRLF = Buffer.from('\r\n');
+const HEADERS_END = Buffer.from('\r\n\r\n');
+
+/** The boundary from a Content-Type header, or null when it is not multipart/form-data with one. */
+export function boundaryOf(contentType: string): string | null {
+  if (!/^multipart\/form-data\s*(;|$)/i.test(contentType)) return null;
+  const m = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;]{1,70}))/i.exec(contentType);
+  return m?.[1] ?? m?.[2] ?? null;
+}
+
+export function parseMultipart(body: Buffer, boundary: string, maxParts = 16): Part[] {
+  const bad = (why: string) => new TwinlensError('invalid_request', `the multipart body cannot be parsed: ${why}`);
+  const delimiter = Buffer.from(`--${boundary}`);
+  let at = body.indexOf(delimiter);
+  if (at < 0) throw bad('no boundary');
+  const parts: Part[] = [];
+  for (;;) {
+    at += delimiter.length;
+    // `--` after a delimiter closes the body.
+    if (body[at] === 0x2d && body[at + 1] === 0x2d) return parts;
+    if (!body.subarray(at, at + 2).equals(CRLF)) throw bad('a boundary is not followed by a line break');
+    const headersEnd = body.indexOf(HEADERS_END, at);
+    if (headersEnd < 0) throw bad('a part has no end to its headers');
+    const headers = body.toString('latin1', at + 2, headersEnd);
+    const next = body.indexOf(Buffer.concat([CRLF, delimiter]), headersEnd + 4);
+    if (next < 0) throw bad('the body ends inside a part');
+    if (parts.length >= maxParts) throw bad(`more than ${maxParts} parts`);
+    parts.push({ ...partHeaders(headers), data: body.subarray(headersEnd + 4, next) });
+    at = next + 2;
+  }
+}
+
+function partHeaders(text: string): Omit<Part, 'data'> {
+  let name: string | undefined;
+  let filename: string | undefined;
+  let contentType: string | undefined;
+  for (const line of text.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const key = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (key === 'content-disposition') {
+      name = param(value, 'name');
+      filename = param(value, 'filename');
+    } else if (key === 'content-type') {
+      contentType = value;
+    }
+  }
+  if (name === undefined) throw new TwinlensError('invalid_request', 'a multipart part has no name');
+  return { name, filename, contentType };
+}
+
+function param(value: string, key: string): string | undefined {
+  const m = new RegExp(`(?:^|;)\\s*${key}=(?:"((?:[^"\\\\]|\\\\.)*)"|([^;\\s]*))`, 'i').exec(value);
+  if (!m) return undefined;
+  return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2];
+}

@@ -1,0 +1,238 @@
+/**
+ * The server's task lifecycle, one owner: it creates, claims, completes, fails, cancels and deletes
+ * tasks, for the routes and the worker's processor alike. The rules (which status a change is
+ * allowed from, how a task is made) are shared/task-lifecycle.ts; each change is one Lua script,
+ * one round trip, that checks and writes (compare-and-set), so a duplicate run or a late worker
+ * after a cancel can never overwrite a final state: each task has exactly one outcome.
+ */
+import type { Detection, ErrorInfo, ModelInfo, Task } from '../../shared/contract.ts';
+import { isFinalStatus, TRANSITIONS, type Transition } from '../../shared/task-lifecycle.ts';
+import { annotate } from '../images/annotate.ts';
+import { LuaScript } from '../lua-script.ts';
+import type { DetectQueue } from '../queue/detect-queue.ts';
+import type { BlobStore } from '../storage/blob-store.ts';
+import type { StoredTask, TaskEvent, TaskStore } from './task-store.ts';
+
+const CREATE = new LuaScript(new URL('./lua/task-create.lua', import.meta.url));
+const CLAIM = new LuaScript(new URL('./lua/task-claim.lua', import.meta.url));
+const TRANSITION = new LuaScript(new URL('./lua/task-transition.lua', import.meta.url));
+
+/** Push outbox entries kept at most (approximately): a backlog this long means no API process ran for a while. */
+const OUTBOX_MAX = 10_000;
+/** Recent inference times kept for /api/v1/stats. */
+export const INFERENCE_SAMPLES = 100;
+
+export type TransitionResult = 'ok' | 'missing' | 'conflict';
+
+/** `exists`: a task has this id now; `used`: a deleted task had it (ids are not reused). */
+export type CreateResult = 'created' | 'exists' | 'used';
+
+export type ClaimResult =
+  | { outcome: 'claimed'; task: Task; runs: number }
+  /** Running already: a previous attempt died mid-job; its start time is kept. */
+  | { outcome: 'reclaimed'; task: Task; runs: number }
+  | { outcome: 'missing' }
+  | { outcome: 'not-allowed'; status: string };
+
+export class TaskService {
+  constructor(
+    readonly store: TaskStore,
+    private readonly queue: DetectQueue,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  private get redis() {
+    return this.store.redis;
+  }
+  private get keys() {
+    return this.store.keys;
+  }
+
+  /**
+   * A new server task: its upload is stored first (content-addressed: the same bytes, the same
+   * file), then the record is made with its claim on the file (one script), then its job queued.
+   * Nothing is left behind when the id is taken or the queue refuses.
+   */
+  async create(task: Task, ownerId: string, upload: { bytes: Uint8Array; extension: string }): Promise<CreateResult> {
+    const uploadKey = await this.blobs.put('uploads', upload.bytes, upload.extension, task.image.sha256);
+    const k = this.keys;
+    const result = (await CREATE.run(
+      this.redis,
+      [
+        k.task(task.task_id),
+        k.taskTombstone(task.task_id),
+        k.userTasks(ownerId),
+        k.expiries,
+        k.taskBlobs(task.task_id),
+        k.blobRefs(uploadKey),
+      ],
+      [
+        task.task_id,
+        task.status,
+        ownerId,
+        JSON.stringify(task),
+        Date.parse(task.created_at),
+        this.store.ttlSeconds,
+        uploadKey,
+      ],
+    )) as number;
+    if (result !== 1) {
+      await this.store.dropUnclaimed(uploadKey);
+      return result === 0 ? 'exists' : 'used';
+    }
+    try {
+      await this.queue.enqueue({ taskId: task.task_id, ownerId, uploadKey, params: task.params, task });
+    } catch (err) {
+      await this.forget(task.task_id, ownerId);
+      throw err;
+    }
+    return 'created';
+  }
+
+  /**
+   * A worker takes the task: queued → running with `model`, in one round trip. `queued` is the task
+   * as created (from the job); without it (jobs queued before it was sent along) it is read first.
+   */
+  async claim(taskId: string, model: ModelInfo, queued?: Task): Promise<ClaimResult> {
+    const created = queued ?? (await this.store.get(taskId))?.task;
+    if (!created) return { outcome: 'missing' };
+    const running: Task = { ...created, status: 'running', started_at: new Date().toISOString(), model };
+    const reply = (await CLAIM.run(
+      this.redis,
+      [this.keys.task(taskId), this.keys.taskRuns(taskId)],
+      [JSON.stringify(running), this.store.ttlSeconds, this.keys.taskEvents, event(running), ...TRANSITIONS.claim.from],
+    )) as [string, number?, string?];
+    const [outcome, runs = 0, stored] = reply;
+    if (outcome === 'claimed') return { outcome, task: running, runs };
+    if (outcome === 'reclaimed' && stored) return { outcome, task: { ...(JSON.parse(stored) as Task), model }, runs };
+    if (outcome === 'missing') return { outcome };
+    return { outcome: 'not-allowed', status: outcome };
+  }
+
+  /** running → succeeded, with the detections and timings; records the inference time for /stats. */
+  async succeed(
+    running: Task,
+    detections: Detection[],
+    inferenceMs: number,
+    now = new Date(),
+  ): Promise<{ outcome: TransitionResult; task: Task }> {
+    const done: Task = {
+      ...running,
+      status: 'succeeded',
+      finished_at: now.toISOString(),
+      detections,
+      timings: timingsOf(running, now, Math.round(inferenceMs * 10) / 10),
+      error: null,
+    };
+    return { outcome: await this.change(done, 'succeed', done.timings.inference_ms), task: done };
+  }
+
+  /** running → failed, with the error. */
+  async fail(running: Task, error: ErrorInfo, now = new Date()): Promise<{ outcome: TransitionResult; task: Task }> {
+    const failed: Task = {
+      ...running,
+      status: 'failed',
+      finished_at: now.toISOString(),
+      timings: timingsOf(running, now, running.timings.inference_ms),
+      error,
+    };
+    return { outcome: await this.change(failed, 'fail', null), task: failed };
+  }
+
+  /**
+   * The user's DELETE: a queued or running task is canceled (its job removed if no worker holds
+   * it, its files let go); a finished one is deleted. Returns the canceled task, or null when it
+   * was (or just became) final and is now deleted.
+   */
+  async cancelOrDelete(stored: StoredTask): Promise<Task | null> {
+    const { task, ownerId } = stored;
+    if (!isFinalStatus(task.status)) {
+      await this.queue.removeIfWaiting(task.task_id);
+      const canceled: Task = { ...task, status: 'canceled', finished_at: new Date().toISOString(), error: null };
+      if ((await this.change(canceled, 'cancel', null)) === 'ok') {
+        await this.store.releaseAllBlobs(task.task_id);
+        return canceled;
+      }
+      // It finished between the read and the cancel: deleted like any finished task.
+    }
+    await this.queue.removeIfWaiting(task.task_id);
+    await this.forget(task.task_id, ownerId, { tombstone: true });
+    return null;
+  }
+
+  /**
+   * The annotated JPEG of a succeeded task: drawn the first time it is asked for, then kept
+   * (content-addressed, held by the task like its upload) — not drawn for every task.
+   */
+  async annotatedImage(stored: StoredTask, upload: { key: string }, maxPixels: number): Promise<Buffer | null> {
+    const id = stored.task.task_id;
+    const kept = (await this.store.blobKeys(id)).find((k) => k.startsWith('results/'));
+    if (kept) {
+      const bytes = await this.blobs.get(kept);
+      if (bytes) return bytes;
+    }
+    if (!(await this.store.holdsBlob(id, upload.key))) return null;
+    const original = await this.blobs.get(upload.key);
+    if (!original) return null;
+    const drawn = await annotate(original, stored.task.detections, maxPixels);
+    const key = await this.blobs.put('results', drawn, 'jpg');
+    await this.store.addBlob(id, key);
+    return drawn;
+  }
+
+  /** Mean of the recent inference times (ms), or null before any. */
+  async meanInferenceMs(): Promise<number | null> {
+    const values = (await this.redis.lrange(this.keys.inferenceSamples, 0, INFERENCE_SAMPLES - 1))
+      .map(Number)
+      .filter(Number.isFinite);
+    return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+  }
+
+  /** Deletes the record and its files; `tombstone` (a user's delete) keeps the id from being used again. */
+  private async forget(id: string, ownerId: string, opts: { tombstone: boolean } = { tombstone: false }) {
+    await this.store.releaseAllBlobs(id);
+    const k = this.keys;
+    const m = this.redis.multi();
+    if (opts.tombstone) m.set(k.taskTombstone(id), '1', 'EX', this.store.ttlSeconds);
+    await m.del(k.task(id)).zrem(k.userTasks(ownerId), id).zrem(k.expiries, id).del(k.taskRuns(id)).exec();
+  }
+
+  private async change(next: Task, transition: Transition, inferenceMs: number | null): Promise<TransitionResult> {
+    const k = this.keys;
+    const owesPush = isFinalStatus(next.status) && next.source === 'server';
+    const r = (await TRANSITION.run(
+      this.redis,
+      [k.task(next.task_id), k.pushOutbox, k.inferenceSamples],
+      [
+        next.status,
+        JSON.stringify(next),
+        k.taskEvents,
+        event(next),
+        owesPush ? '1' : '0',
+        OUTBOX_MAX,
+        inferenceMs === null ? '' : String(inferenceMs),
+        INFERENCE_SAMPLES,
+        ...TRANSITIONS[transition].from,
+      ],
+    )) as number;
+    return r === 1 ? 'ok' : r === -1 ? 'missing' : 'conflict';
+  }
+}
+
+function event(task: Task): string {
+  return JSON.stringify({ task_id: task.task_id, status: task.status } satisfies TaskEvent);
+}
+
+/**
+ * Queue time to the first attempt's start (a retried task's wait is not counted twice), total to
+ * now; never negative, even when the API's and a worker host's clocks disagree a little.
+ */
+function timingsOf(task: Task, now: Date, inferenceMs: number | null): Task['timings'] {
+  const created = Date.parse(task.created_at);
+  const started = task.started_at ? Date.parse(task.started_at) : now.getTime();
+  return {
+    queue_ms: Math.max(0, started - created),
+    inference_ms: inferenceMs,
+    total_ms: Math.max(0, now.getTime() - created),
+  };
+}
