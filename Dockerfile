@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# One image for both roles: the API (default command) and a worker
-# (`node --import tsx server/worker.ts`). See docker-compose.yaml and README, "Deploy".
+# One image for both roles: the API (default command) and a worker (`node dist/server/worker.js`).
+# It runs build output (JavaScript compiled from server/ and shared/), no TypeScript loader.
+# See docker-compose.yaml and README, "Deploy".
 
 # --- dependencies (dev included: Vite builds the web app) ---
 FROM node:20-bookworm-slim AS deps
@@ -9,12 +10,12 @@ COPY package.json package-lock.json ./
 # @tensorflow/tfjs-node is optional: where its install cannot fetch libtensorflow, the workers use wasm.
 RUN npm ci --no-audit --no-fund
 
-# --- the PWA, built into dist/web ---
-FROM deps AS web
+# --- the PWA (dist/web) and the server (dist/server, dist/shared), built ---
+FROM deps AS build
 COPY . .
-RUN npm run build:web
+RUN npm run build
 
-# --- production dependencies only (tsx runs the TypeScript sources) ---
+# --- production dependencies only ---
 FROM deps AS prod-deps
 RUN npm prune --omit=dev --no-audit --no-fund
 
@@ -28,9 +29,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=prod-deps --chown=root:root /app/node_modules ./node_modules
 COPY package.json ./
-COPY shared ./shared
-COPY server ./server
-COPY --from=web /app/dist/web ./dist/web
+COPY --from=build /app/dist ./dist
 # The data volume (uploads, results, generated secrets) belongs to the unprivileged user;
 # a new named volume mounted at /data takes this ownership.
 RUN mkdir -p /data && chown node:node /data
@@ -40,4 +39,4 @@ EXPOSE 8080
 # For the API. Workers have no HTTP port: docker-compose.yaml turns this off for them.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "--import", "tsx", "server/api.ts"]
+CMD ["node", "dist/server/api.js"]

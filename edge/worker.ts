@@ -6,7 +6,12 @@
  * The module exports only the handler: workerd refuses other named exports.
  */
 import { Hono } from 'hono';
-import { APP_CONTENT_SECURITY_POLICY, APP_PERMISSIONS_POLICY } from '../shared/csp.ts';
+import {
+  APP_CONTENT_SECURITY_POLICY,
+  APP_PERMISSIONS_POLICY,
+  cacheControlFor,
+  NO_CACHE,
+} from '../shared/web-headers.ts';
 
 /** The bindings this worker uses (typed by hand: @cloudflare/workers-types is not a dependency). */
 interface Env {
@@ -16,22 +21,8 @@ interface Env {
   ORIGIN_URL: string;
 }
 
-/** Content-hashed or versioned files: never change under one URL. */
-const IMMUTABLE = 'public, max-age=31536000, immutable';
-/** The entry points that name the hashed files: always revalidate. */
-const NO_CACHE = 'no-cache';
-
 /** Hop-by-hop headers a proxy must not forward (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
-
-function cacheControlFor(pathname: string): string | null {
-  if (/^\/(assets|models|tfjs)\//.test(pathname)) return IMMUTABLE;
-  if (pathname === '/' || pathname.endsWith('.html') || pathname === '/sw.js' || pathname.endsWith('.webmanifest')) {
-    return NO_CACHE;
-  }
-  if (/^\/workbox-[\w-]+\.js$/.test(pathname)) return NO_CACHE;
-  return null; // the asset server's default (revalidate)
-}
 
 const app = new Hono<{ Bindings: Env }>();
 
@@ -87,7 +78,7 @@ app.on(['GET', 'HEAD'], '*', async (c) => {
   const isHtml = (res.headers.get('content-type') ?? '').startsWith('text/html');
   const cache = isHtml ? NO_CACHE : cacheControlFor(url.pathname);
   if (cache && res.status === 200) out.headers.set('cache-control', cache);
-  // The same policy as the API sends with the app (shared/csp.ts), and the usual hardening.
+  // The same policy as the API sends with the app (shared/web-headers.ts), and the usual hardening.
   out.headers.set('content-security-policy', APP_CONTENT_SECURITY_POLICY);
   out.headers.set('permissions-policy', APP_PERMISSIONS_POLICY);
   out.headers.set('x-content-type-options', 'nosniff');

@@ -10,7 +10,12 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
-import { APP_CONTENT_SECURITY_POLICY, APP_PERMISSIONS_POLICY } from '../shared/csp.ts';
+import {
+  APP_CONTENT_SECURITY_POLICY,
+  APP_PERMISSIONS_POLICY,
+  cacheControlFor,
+  NO_CACHE,
+} from '../shared/web-headers.ts';
 import type { Services } from './compose.ts';
 import { admission } from './http/admission.ts';
 import { errorBody, errorHandler, sendError } from './http/errors.ts';
@@ -174,9 +179,17 @@ export function createApp(services: Services, opts: AppOptions) {
       await next();
       c.header('Content-Security-Policy', APP_CONTENT_SECURITY_POLICY);
       c.header('Permissions-Policy', APP_PERMISSIONS_POLICY);
+      // The same rules as the edge: cached for good when the URL is hashed or versioned.
+      if (c.res.status === 200) {
+        const isHtml = c.res.headers.get('content-type')?.startsWith('text/html');
+        const cache = isHtml ? NO_CACHE : cacheControlFor(c.req.path);
+        if (cache) c.header('Cache-Control', cache);
+      }
     });
-    app.use('/*', serveStatic({ root: pathRelativeToCwd(config.WEB_DIR) }));
-    app.get('/*', serveStatic({ root: pathRelativeToCwd(config.WEB_DIR), path: 'index.html' }));
+    // Precompressed: .br and .gz written by the build, chosen by Accept-Encoding.
+    const root = pathRelativeToCwd(config.WEB_DIR);
+    app.use('/*', serveStatic({ root, precompressed: true }));
+    app.get('/*', serveStatic({ root, path: 'index.html', precompressed: true }));
   } else {
     log.warn('the web app is not built; serving the API only (npm run build:web builds it)', {
       web_dir: config.WEB_DIR,

@@ -11,10 +11,10 @@ import path from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
+import { launch, type Role } from './process/launcher.ts';
 import { aofRedisArgs, clusterNodes } from './redis.ts';
 
 const log = createLogger({ service: 'start' });
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 async function pingRedis(url: string, timeoutMs = 1000): Promise<boolean> {
   const r = new Redis(url, {
@@ -97,7 +97,7 @@ async function startOwnRedis(dataDir: string): Promise<{ url: string; proc: Chil
 
 interface Managed {
   name: string;
-  script: string;
+  role: Role;
   proc?: ChildProcess;
   restarts: number;
   /** Variables for this process alone. */
@@ -131,31 +131,27 @@ async function main() {
   const env = redisUrl ? { ...process.env, REDIS_URL: redisUrl } : { ...process.env };
   let stopping = false;
   const children: Managed[] = [
-    { name: 'api', script: 'server/api.ts', restarts: 0 },
+    { name: 'api', role: 'api' as const, restarts: 0 },
     ...Array.from({ length: config.WORKERS }, (_, i) => ({
       name: `worker-${i + 1}`,
-      script: 'server/worker.ts',
+      role: 'worker' as const,
       restarts: 0,
       // Each worker serves its metrics on a port of its own: WORKER_METRICS_PORT, +1, +2, …
       env: workerMetricsEnv(config.WORKER_METRICS_PORT, i),
     })),
   ];
 
-  const launch = (m: Managed) => {
-    m.proc = spawn(process.execPath, ['--import', 'tsx', path.join(root, m.script)], {
-      env: { ...env, ...m.env },
-      stdio: 'inherit',
-      cwd: process.cwd(),
-    });
+  const start = (m: Managed) => {
+    m.proc = launch(m.role, { env: { ...env, ...m.env }, stdio: 'inherit' }).child;
     m.proc.on('exit', (code, signal) => {
       if (stopping) return;
       m.restarts++;
       const delay = Math.min(30_000, 1000 * 2 ** Math.min(m.restarts - 1, 5));
       log.warn(`${m.name} exited; restarting`, { code, signal, in_ms: delay });
-      setTimeout(() => !stopping && launch(m), delay);
+      setTimeout(() => !stopping && start(m), delay);
     });
   };
-  children.forEach(launch);
+  children.forEach(start);
 
   const base = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`;
   for (let i = 0; i < 100; i++) {

@@ -1,14 +1,21 @@
-/** A worker process: `npm run worker`. Run as many as the machines have cores, anywhere that reaches Redis and the storage. */
+/**
+ * A worker process: `npm run worker`. Run as many as the machines have cores, anywhere that reaches
+ * Redis and the storage. The model thread starts first, before the rest of the worker's modules are
+ * even loaded: loading and warming the model is most of a worker's start-up.
+ */
 import { loadConfig } from './config.ts';
 import { runMain } from './entry.ts';
 import { createLogger } from './log.ts';
-import { runWorker } from './queue/worker-process.ts';
+import { startModelRunner } from './model/runner.ts';
 
 const log = createLogger({ service: 'worker' });
 
 async function main() {
   const config = loadConfig();
-  const stop = await runWorker(config, log);
+  const model = startModelRunner(config, log);
+  model.catch(() => {}); // awaited by runWorker; not unhandled meanwhile
+  const { runWorker } = await import('./queue/worker-process.ts');
+  const stop = await runWorker(config, log, model);
   const onSignal = (signal: string) => {
     log.info('signal received', { signal });
     stop().then(

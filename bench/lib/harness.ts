@@ -13,8 +13,9 @@ import { Redis } from 'ioredis';
 import { aofRedisArgs, keys } from '../../server/redis.ts';
 import { type Task, TaskSchema } from '../../shared/contract.ts';
 import { upload, waitForTask } from '../../test/helpers/api.ts';
+import { entryCommand, type Proc, ROOT, spawnCommand } from '../../server/process/launcher.ts';
+import { type System, startSystem } from '../../server/process/local-system.ts';
 import { freePort } from '../../test/helpers/redis-server.ts';
-import { type Proc, ROOT, type System, spawnCommand, startSystem } from '../../test/helpers/system.ts';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -387,8 +388,8 @@ export interface Bench {
 }
 
 /**
- * A redis-server of the bench's own, the API process (test/helpers/system.ts's startSystem, on
- * that Redis) and no worker yet: add them with `addWorker`.
+ * A redis-server of the bench's own, the API process (server/process/local-system.ts, on that
+ * Redis) and no worker yet: add them with `addWorker`.
  */
 export async function startBench(opts: { env: Record<string, string>; redisBind?: string[] }): Promise<Bench> {
   const redis = await startBenchRedis(opts.redisBind);
@@ -405,15 +406,16 @@ export async function startBench(opts: { env: Record<string, string>; redisBind?
     sys,
     redis,
     async addWorker(w = {}) {
-      const script = [process.execPath, '--import', 'tsx', path.join(ROOT, 'server/worker.ts')];
       const env = { ...sys.env, ...(w.redisUrl ? { REDIS_URL: w.redisUrl } : {}), ...w.env };
+      const worker = entryCommand('worker', { ...process.env, ...env });
+      const script = [worker.cmd, ...worker.args];
       const label = `worker ${sys.workers.length + 1}${w.ns ? ` (${w.ns})` : ''}`;
       const proc = w.ns
         ? spawnCommand('ip', ['netns', 'exec', w.ns, ...script], env, label)
         : spawnCommand(script[0] as string, script.slice(1), env, label);
       children.add(proc.child);
       sys.workers.push(proc);
-      await proc.waitFor((l) => l.msg === 'worker taking jobs', 120_000);
+      await proc.waitFor((l: Record<string, unknown>) => l.msg === 'worker taking jobs', 120_000);
       return proc;
     },
     async stop() {

@@ -9,6 +9,7 @@
  * window ends (Retry-After). Only failures count: a successful login costs one more round trip.
  */
 import { createHash } from 'node:crypto';
+import { LuaScript } from '../lua-script.ts';
 import { parseIPv6 } from '../net/address-policy.ts';
 import type { Keys, RedisClient } from '../redis.ts';
 
@@ -22,32 +23,8 @@ export interface LoginLimits {
 /** How long an address that logged in stays "known" to the account. */
 const KNOWN_ADDRESS_SECONDS = 30 * 24 * 3600;
 
-// KEYS: pair counter, address counter, account counter, the account's known addresses.
-// ARGV: per-pair limit, per-address limit, per-account limit, this address's id.
-// Result: 0 when the attempt may go on, else the seconds until the exceeded window ends.
-const CHECK = `
-local function over(key, max)
-  local n = tonumber(redis.call('GET', key) or '0')
-  if n < max then return 0 end
-  local ttl = redis.call('TTL', key)
-  if ttl < 1 then return 1 end
-  return ttl
-end
-local t = over(KEYS[1], tonumber(ARGV[1]))
-if t > 0 then return t end
-t = over(KEYS[2], tonumber(ARGV[2]))
-if t > 0 then return t end
-if redis.call('SISMEMBER', KEYS[4], ARGV[4]) == 0 then return over(KEYS[3], tonumber(ARGV[3])) end
-return 0
-`;
-
-// KEYS: the three counters. ARGV: window seconds. Each counter's window starts at its first failure.
-const FAILED = `
-for i = 1, #KEYS do
-  if redis.call('INCR', KEYS[i]) == 1 then redis.call('EXPIRE', KEYS[i], ARGV[1]) end
-end
-return 0
-`;
+const CHECK = new LuaScript(new URL('./lua/login-check.lua', import.meta.url));
+const FAILED = new LuaScript(new URL('./lua/login-failed.lua', import.meta.url));
 
 export class LoginLimiter {
   constructor(
@@ -60,23 +37,16 @@ export class LoginLimiter {
   async retryAfter(username: string, address: string): Promise<number> {
     const k = this.keysFor(username, address);
     const l = this.limits;
-    return (await this.redis.eval(
-      CHECK,
-      4,
-      k.pair,
-      k.address,
-      k.account,
-      k.known,
-      l.perPair,
-      l.perAddress,
-      l.perAccount,
-      k.addressId,
+    return (await CHECK.run(
+      this.redis,
+      [k.pair, k.address, k.account, k.known],
+      [l.perPair, l.perAddress, l.perAccount, k.addressId],
     )) as number;
   }
 
   async failed(username: string, address: string): Promise<void> {
     const k = this.keysFor(username, address);
-    await this.redis.eval(FAILED, 3, k.pair, k.address, k.account, this.limits.windowSeconds);
+    await FAILED.run(this.redis, [k.pair, k.address, k.account], [this.limits.windowSeconds]);
   }
 
   async succeeded(username: string, address: string): Promise<void> {

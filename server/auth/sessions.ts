@@ -9,8 +9,10 @@
  * counts at once.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { User } from '../../shared/contract.ts';
+import type { Task, User } from '../../shared/contract.ts';
+import { LuaScript } from '../lua-script.ts';
 import type { Keys, RedisClient } from '../redis.ts';
+import type { StoredTask } from '../tasks/task-store.ts';
 import { publicUser, type StoredUser } from './user-store.ts';
 
 /** What a session record holds. */
@@ -20,22 +22,14 @@ interface SessionRecord {
   username: string;
 }
 
-// KEYS[1] session key, KEYS[2] users hash. Result: the user record (JSON) when the session's user
-// still exists with the same id, else false.
-const LOOKUP = `
-local raw = redis.call('GET', KEYS[1])
-if not raw then return false end
-local ok, session = pcall(cjson.decode, raw)
-if not ok or type(session) ~= 'table' then return false end
--- sessions made before ids were checked stored the whole user: its id is 'id'
-local id = session.user_id or session.id
-if type(id) ~= 'string' or type(session.username) ~= 'string' then return false end
-local user = redis.call('HGET', KEYS[2], session.username)
-if not user then return false end
-local ok2, record = pcall(cjson.decode, user)
-if not ok2 or type(record) ~= 'table' or record.id ~= id then return false end
-return user
-`;
+const LOOKUP = new LuaScript(new URL('./lua/session-lookup.lua', import.meta.url));
+
+/** A session's user, and the task record read with it (when one was asked for). */
+export interface SessionLookup {
+  user: User;
+  /** Present when a task id was given: its record, or null when there is none. */
+  task?: StoredTask | null;
+}
 
 export class SessionStore {
   constructor(
@@ -51,13 +45,20 @@ export class SessionStore {
     return { token, expiresAt: new Date(Date.now() + this.ttlSeconds * 1000) };
   }
 
-  /** The session's user as the user record says now, or null. */
-  async lookup(token: string): Promise<User | null> {
+  /**
+   * The session's user as the user record says now, or null. With `taskId`, that task's record is
+   * read in the same round trip (for requests that need both, such as a poll of a task).
+   */
+  async lookup(token: string, taskId?: string): Promise<SessionLookup | null> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
-    const raw = (await this.redis.eval(LOOKUP, 2, this.keys.session(hashToken(token)), this.keys.users)) as
-      | string
-      | null;
-    return raw ? publicUser(JSON.parse(raw) as StoredUser) : null;
+    const keys = [this.keys.session(hashToken(token)), this.keys.users];
+    if (taskId) keys.push(this.keys.task(taskId));
+    const reply = (await LOOKUP.run(this.redis, keys, [])) as [string, string | null, string | null] | null;
+    if (!reply) return null;
+    const [user, owner, doc] = reply;
+    const found: SessionLookup = { user: publicUser(JSON.parse(user) as StoredUser) };
+    if (taskId) found.task = owner && doc ? { ownerId: owner, task: JSON.parse(doc) as Task } : null;
+    return found;
   }
 
   async revoke(token: string): Promise<void> {

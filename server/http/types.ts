@@ -1,11 +1,14 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { User } from '../../shared/contract.ts';
+import type { StoredTask } from '../tasks/task-store.ts';
 
 /** Hono context variables set by middleware. */
 export interface AppEnv {
   Variables: {
     user: User;
     token: string;
+    /** The task record read with the session (requireUser's `taskOf`), null when there is none. */
+    task: { id: string; stored: StoredTask | null };
   };
 }
 

@@ -59,10 +59,11 @@ export class ThreadModelRunner implements ModelRunner {
   }
 
   private spawn(): Promise<void> {
-    // Node 20 does not carry tsx's loader hooks into worker threads: when running from
-    // TypeScript sources, a tiny bootstrap registers tsx in the thread before loading it.
-    const entry = new URL('./thread.ts', import.meta.url);
-    const thread = import.meta.url.endsWith('.ts')
+    // The build output runs as plain JavaScript. From TypeScript sources (tsx), Node 20 does not
+    // carry tsx's loader hooks into worker threads: a tiny bootstrap registers tsx in the thread.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const entry = new URL(fromSource ? './thread.ts' : './thread.js', import.meta.url);
+    const thread = fromSource
       ? new Worker(
           `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`,
           { eval: true },
@@ -148,4 +149,23 @@ export class ThreadModelRunner implements ModelRunner {
     this.thread = undefined as unknown as Worker;
     await t?.terminate();
   }
+}
+
+/** The model runner the configuration asks for, starting to load at once. */
+export function startModelRunner(
+  config: {
+    MODEL: 'centernet' | 'null';
+    MODEL_BACKEND: BackendChoice;
+    DEBUG_INFERENCE_BLOCK_MS: number;
+    JOB_TIMEOUT_MS: number;
+  },
+  log: Logger,
+): Promise<ModelRunner> {
+  if (config.MODEL === 'null') return Promise.resolve(new NullModelRunner());
+  return ThreadModelRunner.start({
+    backend: config.MODEL_BACKEND,
+    blockMs: config.DEBUG_INFERENCE_BLOCK_MS,
+    timeoutMs: config.JOB_TIMEOUT_MS,
+    log,
+  });
 }

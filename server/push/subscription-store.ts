@@ -7,17 +7,12 @@
  */
 import { createHash } from 'node:crypto';
 import { type PushSubscription, PushSubscriptionSchema } from '../../shared/contract.ts';
+import { LuaScript } from '../lua-script.ts';
 import type { Keys, RedisClient } from '../redis.ts';
 
 export const MAX_SUBSCRIPTIONS_PER_USER = 20;
 
-// KEYS: the user's hash, their order set, the endpoint's owner key; ARGV: endpoint, user id.
-const REMOVE = `
-local removed = redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('DEL', KEYS[3]) end
-return removed
-`;
+const REMOVE = new LuaScript(new URL('./lua/subscription-remove.lua', import.meta.url));
 
 export class PushSubscriptionStore {
   constructor(
@@ -44,14 +39,14 @@ export class PushSubscriptionStore {
 
   /** Removes the user's subscription with this endpoint; true if there was one. */
   async remove(userId: string, endpoint: string): Promise<boolean> {
-    const removed = (await this.redis.eval(
-      REMOVE,
-      3,
-      this.keys.pushSubscriptions(userId),
-      this.keys.pushSubscriptionOrder(userId),
-      this.keys.pushEndpointOwner(endpointHash(endpoint)),
-      endpoint,
-      userId,
+    const removed = (await REMOVE.run(
+      this.redis,
+      [
+        this.keys.pushSubscriptions(userId),
+        this.keys.pushSubscriptionOrder(userId),
+        this.keys.pushEndpointOwner(endpointHash(endpoint)),
+      ],
+      [endpoint, userId],
     )) as number;
     return removed === 1;
   }

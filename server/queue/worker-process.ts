@@ -12,26 +12,20 @@ import { composeServices } from '../compose.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { serveMetrics, workerMetrics } from '../metrics/worker-metrics.ts';
-import { type ModelRunner, NullModelRunner, ThreadModelRunner } from '../model/runner.ts';
+import type { ModelRunner } from '../model/runner.ts';
 import { connectRedis } from '../redis.ts';
 import type { Heartbeat } from '../workers/worker-registry.ts';
 import { DETECT_QUEUE, type DetectJobData } from './detect-queue.ts';
 import { createProcessor } from './processor.ts';
 
-export async function runWorker(config: Config, log: Logger): Promise<() => Promise<void>> {
-  const id = `${os.hostname()}:${process.pid}`;
+/** `modelReady`: the model runner, started before this module (and all it imports) was loaded. */
+export async function runWorker(
+  config: Config,
+  log: Logger,
+  modelReady: Promise<ModelRunner>,
+): Promise<() => Promise<void>> {
+  const id = workerId();
   const wlog = log.child({ worker: id });
-  const modelReady: Promise<ModelRunner> =
-    config.MODEL === 'null'
-      ? Promise.resolve(new NullModelRunner())
-      : ThreadModelRunner.start({
-          backend: config.MODEL_BACKEND,
-          blockMs: config.DEBUG_INFERENCE_BLOCK_MS,
-          timeoutMs: config.JOB_TIMEOUT_MS,
-          log: wlog,
-        });
-  // Not left unhandled while the rest starts; awaited below.
-  modelReady.catch(() => {});
 
   const services = await composeServices(config, 'worker', wlog);
   const metrics = workerMetrics();
@@ -92,4 +86,8 @@ export async function runWorker(config: Config, log: Logger): Promise<() => Prom
     })();
     return closing;
   };
+}
+
+export function workerId(): string {
+  return `${os.hostname()}:${process.pid}`;
 }

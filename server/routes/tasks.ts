@@ -1,7 +1,7 @@
 /** The task resource: create (upload), read, list, cancel/delete, and its two images. */
 import { createHash, randomUUID } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import {
   DEFAULT_MAX_DETECTIONS,
   DEFAULT_MIN_SCORE,
@@ -20,7 +20,7 @@ import { boundaryOf, parseMultipart } from '../http/multipart.ts';
 import type { AppEnv, ValidationHook } from '../http/types.ts';
 import { inspectImage } from '../images/inspect.ts';
 import { type BlobStore, blobKey } from '../storage/blob-store.ts';
-import { ownTask as findOwnTask, UUID } from '../tasks/own-task.ts';
+import { ownTask as findOwnTask, taskIdInPath, UUID } from '../tasks/own-task.ts';
 import type { TaskEvents } from '../tasks/task-events.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
@@ -178,10 +178,13 @@ const annotated = createRoute({
 export function taskRoutes(deps: TaskDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: deps.validationHook });
   app.use('/tasks', requireUser(deps.sessions));
-  app.use('/tasks/*', requireUser(deps.sessions));
+  // A task's routes read its record with the session: one round trip for a poll.
+  app.use('/tasks/*', requireUser(deps.sessions, { taskOf: taskIdInPath }));
   if (deps.admission) app.use('/tasks', deps.admission);
 
-  const ownTask = (id: string, userId: string) => findOwnTask(deps.store, id, userId);
+  /** The user's task: the record read with the session, or (`fresh`: a long poll's later reads) read now. */
+  const ownTask = (c: Context<AppEnv>, id: string, fresh = false) =>
+    findOwnTask(deps.store, id, c.get('user').id, fresh ? undefined : c.get('task'));
 
   app.openapi(create, async (c) => {
     const user = c.get('user');
@@ -232,18 +235,18 @@ export function taskRoutes(deps: TaskDeps) {
   app.openapi(get, async (c) => {
     const id = c.req.valid('param').id;
     const wait = c.req.valid('query').wait ?? 0;
-    const first = await ownTask(id, c.get('user').id);
+    const first = await ownTask(c, id);
     if (wait === 0 || isFinalStatus(first.task.status)) return c.json(first.task, 200);
     // Listen first, then read again: a change between the two reads is not missed.
     const listener = await deps.events.listen(id, c.get('user').id);
     try {
-      const now = await ownTask(id, c.get('user').id);
+      const now = await ownTask(c, id, true);
       if (now.task.status !== first.task.status || isFinalStatus(now.task.status)) return c.json(now.task, 200);
       await listener.next(wait * 1000, c.req.raw.signal);
     } finally {
       listener.close();
     }
-    return c.json((await ownTask(id, c.get('user').id)).task, 200);
+    return c.json((await ownTask(c, id, true)).task, 200);
   });
 
   app.openapi(list, async (c) => {
@@ -253,12 +256,12 @@ export function taskRoutes(deps: TaskDeps) {
   });
 
   app.openapi(remove, async (c) => {
-    const canceled = await deps.tasks.cancelOrDelete(await ownTask(c.req.valid('param').id, c.get('user').id));
+    const canceled = await deps.tasks.cancelOrDelete(await ownTask(c, c.req.valid('param').id));
     return canceled ? c.json(canceled, 200) : c.body(null, 204);
   });
 
   app.openapi(image, async (c) => {
-    const { task } = await ownTask(c.req.valid('param').id, c.get('user').id);
+    const { task } = await ownTask(c, c.req.valid('param').id);
     const key = uploadKeyOf(task);
     // Access follows the task, not the file: a canceled task has let go of its image even when
     // another task still holds the same bytes.
@@ -268,7 +271,7 @@ export function taskRoutes(deps: TaskDeps) {
   });
 
   app.openapi(annotated, async (c) => {
-    const stored = await ownTask(c.req.valid('param').id, c.get('user').id);
+    const stored = await ownTask(c, c.req.valid('param').id);
     if (stored.task.status !== 'succeeded') {
       throw new TwinlensError(
         'task_not_finished',

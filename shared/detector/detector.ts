@@ -7,17 +7,9 @@
 import { type GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Detection, DetectParams, ModelInfo } from '../contract.ts';
+import { CENTERNET } from './model-files.ts';
 import { decodeDetections } from './postprocess.ts';
 import { type Pixels, toModelInput } from './preprocess.ts';
-
-export const CENTERNET = {
-  name: 'centernet-mobilenetv3',
-  /** The model files ship in this npm package; bump together with package.json. */
-  version: 'human-3.3.6',
-  inputSize: 512,
-  outputNode: 'tower_0/detections',
-  files: { json: 'centernet.json', weights: 'centernet.bin' },
-} as const;
 
 export interface DetectResult {
   detections: Detection[];
@@ -78,3 +70,5 @@ export class Detector {
     this.model.dispose();
   }
 }
+
+export { CENTERNET, MODEL_URL_PATH } from './model-files.ts';

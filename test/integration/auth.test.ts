@@ -1,13 +1,13 @@
 /** Logins, sessions and ownership: through HTTP, with a second user added by the real CLI. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
-import { type System, spawnScript, startSystem } from '../helpers/system.ts';
+import { launch, type System, startSystem } from '../helpers/system.ts';
 
 let sys: System;
 let alice: string;
 
 async function cli(args: string[], stdin?: string): Promise<{ code: number | null; out: string }> {
-  const p = spawnScript('server/cli.ts', sys.env, args);
+  const p = launch('cli', { env: sys.env, args });
   p.child.stdin?.end(stdin ?? '');
   const code = await p.exited;
   return { code, out: p.logs.join('\n') };

@@ -10,7 +10,7 @@ import { type Task, TaskSchema } from '../../shared/contract.ts';
 import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
 import { type OwnCluster, startRedisCluster } from '../helpers/redis-cluster.ts';
 import { readSse } from '../helpers/sse.ts';
-import { type System, spawnScript, startSystem } from '../helpers/system.ts';
+import { launch, type System, startSystem } from '../helpers/system.ts';
 
 let cluster: OwnCluster;
 let sys: System;
@@ -193,11 +193,13 @@ describe('the prefix on a cluster', () => {
   });
 
   it('stops the API at start, exit code 2, with the message', async () => {
-    const api = spawnScript('server/api.ts', {
-      ...sys.env,
-      REDIS_CLUSTER_NODES: cluster.nodes,
-      REDIS_PREFIX: 'twinlens',
-      PORT: '0',
+    const api = launch('api', {
+      env: {
+        ...sys.env,
+        REDIS_CLUSTER_NODES: cluster.nodes,
+        REDIS_PREFIX: 'twinlens',
+        PORT: '0',
+      },
     });
     expect(await api.exited).toBe(2);
     expect(api.logs.join('\n')).toMatch(/REDIS_PREFIX="twinlens": with REDIS_CLUSTER_NODES set.*\{hash tag\}/);

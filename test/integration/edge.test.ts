@@ -3,11 +3,13 @@
  * real system: the built app with its cache headers, and the API forwarded with bodies streamed
  * both ways (an upload; Server-Sent Events), the Authorization header and the session cookie.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Task, TaskSchema } from '../../shared/contract.ts';
+import { MODEL_URL_PATH } from '../../shared/detector/model-files.ts';
 import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
 import { freePort } from '../helpers/redis-server.ts';
 import { readSse } from '../helpers/sse.ts';
@@ -79,11 +81,11 @@ it('serves the app: index.html and sw.js no-cache, hashed assets and the model i
   expect(js.headers.get('cache-control')).toBe(IMMUTABLE);
   await js.arrayBuffer();
 
-  const model = await fetch(`${edge}/models/centernet.bin`);
+  const model = await fetch(`${edge}${MODEL_URL_PATH}centernet.bin`);
   expect(model.status).toBe(200);
   expect(model.headers.get('cache-control')).toBe(IMMUTABLE);
   expect((await model.arrayBuffer()).byteLength).toBe(
-    fs.statSync(path.join(ROOT, 'dist', 'web', 'models', 'centernet.bin')).size,
+    fs.statSync(path.join(ROOT, 'dist', 'web', MODEL_URL_PATH, 'centernet.bin')).size,
   );
 
   for (const p of ['/sw.js', '/manifest.webmanifest']) {

@@ -3,7 +3,7 @@ import { expect, it } from 'vitest';
 import { type Task, TaskSchema } from '../../shared/contract.ts';
 import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
 import { readSse, type SseItem } from '../helpers/sse.ts';
-import { spawnScript, useSystem } from '../helpers/system.ts';
+import { launch, useSystem } from '../helpers/system.ts';
 
 const ctx = useSystem({ workers: 0 });
 
@@ -102,7 +102,7 @@ it('without a session → 401; another user’s task or an unknown id → 404, i
   expect(anon.status).toBe(401);
   expect(((await anon.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
 
-  const cli = spawnScript('server/cli.ts', ctx.sys.env, ['users', 'add', 'bob']);
+  const cli = launch('cli', { env: ctx.sys.env, args: ['users', 'add', 'bob'] });
   cli.child.stdin?.end('bobs-password-123\n');
   expect(await cli.exited, cli.logs.join('\n')).toBe(0);
   const bob = await login(ctx.sys.baseUrl, 'bob', 'bobs-password-123');

@@ -8,7 +8,7 @@ import type { Task } from '../../shared/contract.ts';
 import { isFinalStatus } from '../../shared/task-lifecycle.ts';
 import { fixture, getTask, login, submit, waitForTask } from '../helpers/api.ts';
 import { type OwnRedis, startOwnRedis } from '../helpers/redis-server.ts';
-import { type System, spawnScript, startSystem, storedFiles, successesLogged } from '../helpers/system.ts';
+import { launch, type System, startSystem, storedFiles, successesLogged } from '../helpers/system.ts';
 
 let sys: System | undefined;
 let redis: OwnRedis | undefined;
@@ -79,7 +79,7 @@ describe('restarts', () => {
     old.child.kill('SIGTERM');
     expect(await old.exited).toBe(0);
     const port = new URL(s.baseUrl).port;
-    const api = spawnScript('server/api.ts', { ...s.env, PORT: port });
+    const api = launch('api', { env: { ...s.env, PORT: port } });
     s.api = api;
     await api.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
     // The same token (sessions live in Redis) reads the old tasks on the new process.

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stats, StatsSchema } from '../../shared/contract.ts';
 import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
 import { freePort } from '../helpers/redis-server.ts';
-import { type Proc, type System, spawnScript, startSystem, storedFiles } from '../helpers/system.ts';
+import { launch, type Proc, type System, startSystem, storedFiles } from '../helpers/system.ts';
 
 let sys: System;
 let token: string;
@@ -136,7 +136,7 @@ describe('observability', () => {
     const queues = await fetch(`${sys.baseUrl}/admin/queues/api/queues`, { headers: auth(token) });
     expect(queues.status).toBe(200);
 
-    const add: Proc = spawnScript('server/cli.ts', sys.env, ['users', 'add', 'bob']);
+    const add: Proc = launch('cli', { env: sys.env, args: ['users', 'add', 'bob'] });
     add.child.stdin?.end('bobs-password-123\n');
     expect(await add.exited).toBe(0);
     const bob = await login(sys.baseUrl, 'bob', 'bobs-password-123');

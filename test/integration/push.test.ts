@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type PushMessage, PushMessageSchema, PushPublicKeySchema, type Task } from '../../shared/contract.ts';
 import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
 import { type LocalPushService, makeSubscriber, startPushService } from '../helpers/push-service.ts';
-import { type Proc, spawnScript, useSystem } from '../helpers/system.ts';
+import { launch, type Proc, useSystem } from '../helpers/system.ts';
 
 // The test's push service is plain http on loopback: both allowed here, as an operator could.
 const ctx = useSystem({
@@ -104,7 +104,7 @@ it('the public key needs no login, is kept 0600 in DATA_DIR/vapid.json, and a se
   const before = fs.readFileSync(file, 'utf8');
   expect(JSON.parse(before).publicKey).toBe(key);
 
-  secondApi = spawnScript('server/api.ts', ctx.sys.env);
+  secondApi = launch('api', { env: ctx.sys.env });
   const listening = await secondApi.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
   const secondUrl = String(listening.msg).replace('listening on ', '');
   expect(secondUrl).not.toBe(ctx.sys.baseUrl);
@@ -225,7 +225,7 @@ it('DELETE ends a subscription (204, also when there is none)', async () => {
 });
 
 it('a user keeps the 20 newest subscriptions; an endpoint subscribed by another user moves to them', async () => {
-  const cli = spawnScript('server/cli.ts', ctx.sys.env, ['users', 'add', 'bob']);
+  const cli = launch('cli', { env: ctx.sys.env, args: ['users', 'add', 'bob'] });
   cli.child.stdin?.end('bobs-password-123\n');
   expect(await cli.exited, cli.logs.join('\n')).toBe(0);
   const bob = await login(ctx.sys.baseUrl, 'bob', 'bobs-password-123');
@@ -249,7 +249,7 @@ it('removing a user (CLI) drops their push subscriptions', async () => {
   const bobId = await userId(bob);
   const endpoints = await storedEndpoints(bob);
   expect(endpoints).toHaveLength(19);
-  const cli = spawnScript('server/cli.ts', ctx.sys.env, ['users', 'remove', 'bob']);
+  const cli = launch('cli', { env: ctx.sys.env, args: ['users', 'remove', 'bob'] });
   expect(await cli.exited, cli.logs.join('\n')).toBe(0);
   expect(cli.logs.join('\n')).toContain('removed bob and 19 push subscription(s)');
   const key = (rest: string) => `${ctx.sys.prefix}:${rest}`;
@@ -280,7 +280,7 @@ it('a task that finishes while no API process runs is pushed when one starts aga
   expect(pushService.received.filter((r) => r.path === '/later/1')).toHaveLength(0); // nobody to send it
 
   // An API process starts (on the same port, as after a restart) and sends what is owed.
-  const api = spawnScript('server/api.ts', { ...ctx.sys.env, PORT: new URL(ctx.sys.baseUrl).port });
+  const api = launch('api', { env: { ...ctx.sys.env, PORT: new URL(ctx.sys.baseUrl).port } });
   ctx.sys.api = api;
   await api.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
   const [hit] = await pushService.waitFor('/later/1', 1);

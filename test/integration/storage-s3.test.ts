@@ -14,7 +14,7 @@ import { openBlobStore } from '../../server/storage/open-blob-store.ts';
 import { S3BlobStore } from '../../server/storage/s3-store.ts';
 import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
 import { type OwnS3, startS3 } from '../helpers/s3-server.ts';
-import { REDIS_URL, type System, spawnScript, startSystem, storedFiles } from '../helpers/system.ts';
+import { launch, REDIS_URL, type System, startSystem, storedFiles } from '../helpers/system.ts';
 
 let s3: OwnS3;
 let client: S3Client;
@@ -168,13 +168,15 @@ describe('the system with STORAGE=s3', () => {
 describe('STORAGE=s3 with a bucket that does not exist', () => {
   it('the API refuses to start (exit 2) and says which bucket at which endpoint', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-test-'));
-    const api = spawnScript('server/api.ts', {
-      ...s3.env,
-      S3_BUCKET: 'twinlens-missing',
-      REDIS_URL,
-      REDIS_PREFIX: `{tltest-${randomBytes(4).toString('hex')}}`,
-      DATA_DIR: dataDir,
-      PORT: '0',
+    const api = launch('api', {
+      env: {
+        ...s3.env,
+        S3_BUCKET: 'twinlens-missing',
+        REDIS_URL,
+        REDIS_PREFIX: `{tltest-${randomBytes(4).toString('hex')}}`,
+        DATA_DIR: dataDir,
+        PORT: '0',
+      },
     });
     // Should it start after all, stop it rather than wait for the test's timeout.
     const started = setTimeout(() => api.child.kill('SIGKILL'), 30_000);

@@ -1,13 +1,15 @@
 /**
  * Serves and emits the files the browser needs from node_modules, so none are copied into the
- * repository: the CenterNet model (/models/) and TensorFlow.js's WebAssembly binaries (/tfjs/).
- * In development they are served from node_modules; in a build they are emitted into dist/web
- * where the service worker precaches them.
+ * repository: the CenterNet model (/models/<version>/) and TensorFlow.js's WebAssembly binaries
+ * (/tfjs/<version>/). Versioned paths: they never change under one URL, so they are cached for
+ * good. In development they are served from node_modules; in a build they are emitted into
+ * dist/web where the service worker precaches them.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Plugin } from 'vite';
+import { CENTERNET, MODEL_URL_PATH } from '../../shared/detector/model-files.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -19,12 +21,21 @@ function wasmDir(): string {
   return path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '..', 'dist');
 }
 
+/** The installed TensorFlow.js wasm backend's version: the worker asks for /tfjs/<version_wasm>/. */
+function wasmVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(wasmDir(), '..', 'package.json'), 'utf8')) as { version: string })
+    .version;
+}
+
 /** URL path → file on disk. */
 export function browserAssets(): Map<string, string> {
   const files = new Map<string, string>();
-  for (const name of ['centernet.json', 'centernet.bin']) files.set(`models/${name}`, path.join(modelDir(), name));
+  const models = MODEL_URL_PATH.replace(/^\//, '');
+  for (const name of [CENTERNET.files.json, CENTERNET.files.weights]) {
+    files.set(`${models}${name}`, path.join(modelDir(), name));
+  }
   for (const name of fs.readdirSync(wasmDir()).filter((f) => f.endsWith('.wasm'))) {
-    files.set(`tfjs/${name}`, path.join(wasmDir(), name));
+    files.set(`tfjs/${wasmVersion()}/${name}`, path.join(wasmDir(), name));
   }
   return files;
 }

@@ -5,7 +5,7 @@
  */
 /// <reference lib="webworker" />
 import * as tf from '@tensorflow/tfjs-core';
-import { CENTERNET, Detector } from '../../../shared/detector/detector.ts';
+import { CENTERNET, Detector, MODEL_URL_PATH } from '../../../shared/detector/detector.ts';
 import { decodeSizeFor } from '../../../shared/detector/preprocess.ts';
 import type { DeviceBackend, FromWorker, GpuProbe, ToWorker } from './protocol.ts';
 
@@ -40,7 +40,8 @@ async function useBackend(name: DeviceBackend): Promise<boolean> {
     else if (name === 'webgl') await import('@tensorflow/tfjs-backend-webgl');
     else {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      wasm.setWasmPaths('/tfjs/');
+      // Versioned like the files the build emits (web/build/assets-plugin.ts).
+      wasm.setWasmPaths(`/tfjs/${wasm.version_wasm}/`);
     }
     if (!(await tf.setBackend(name))) return false;
     await tf.ready();
@@ -60,7 +61,7 @@ async function load(id: number, backends: DeviceBackend[]) {
     }
   }
   if (!chosen) throw new Error(`none of these backends works here: ${backends.join(', ')}`);
-  detector = await Detector.load(`/models/${CENTERNET.files.json}`);
+  detector = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`);
   const warmStart = performance.now();
   await detector.warmUp();
   const warmUpMs = performance.now() - warmStart;

@@ -1,0 +1,41 @@
+/**
+ * The headers the web app's files are served with, by the API and by the edge alike: one policy.
+ *
+ * The Content-Security-Policy, sent with the page and its scripts. Only the app's own origin is trusted for anything: scripts, workers
+ * (the detection worker, the service worker), styles, fetches (the API, the model, the wasm
+ * binaries). `'wasm-unsafe-eval'` lets TensorFlow.js compile its WebAssembly backend and nothing
+ * else (no `eval`); images are also `blob:`/`data:` (photos the user picked, thumbnails). The page
+ * may not be framed, and forms and <base> cannot point elsewhere.
+ */
+export const APP_CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' blob: data:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "manifest-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Powerful features the app does not use (the camera button is a file input, not getUserMedia). */
+export const APP_PERMISSIONS_POLICY = 'camera=(), microphone=(), geolocation=(), payment=(), usb=()';
+
+/** Content-hashed (assets) or versioned (models, wasm) files: they never change under one URL. */
+export const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** The entry points that name the hashed files: always revalidated, so a new build is seen at once. */
+export const NO_CACHE = 'no-cache';
+
+/** Cache-Control for a path of the web app (null: the server's default). */
+export function cacheControlFor(pathname: string): string | null {
+  if (/^\/(assets|models\/[^/]+|tfjs\/[^/]+)\//.test(pathname)) return IMMUTABLE;
+  if (pathname === '/' || pathname.endsWith('.html') || pathname === '/sw.js' || pathname.endsWith('.webmanifest')) {
+    return NO_CACHE;
+  }
+  if (/^\/workbox-[\w-]+\.js$/.test(pathname)) return NO_CACHE;
+  return null;
+}

@@ -1,0 +1,50 @@
+/** The web app's files from the API: precompressed, and cached for good only when their URL is. */
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { MODEL_URL_PATH } from '../../shared/detector/model-files.ts';
+import { useInProcess } from '../helpers/in-process.ts';
+import { ROOT } from '../helpers/system.ts';
+
+const ctx = useInProcess();
+const WEB = path.join(ROOT, 'dist', 'web');
+const script = fs.readdirSync(path.join(WEB, 'assets')).find((f) => /^index-.*\.js$/.test(f)) ?? '';
+
+describe('static files', () => {
+  it('a hashed script: brotli when asked for, gzip otherwise, the same bytes, cached for a year', async () => {
+    const original = fs.readFileSync(path.join(WEB, 'assets', script));
+    const br = await ctx.api.request(`/assets/${script}`, { headers: { 'accept-encoding': 'gzip, deflate, br' } });
+    expect(br.status).toBe(200);
+    expect(br.headers.get('content-encoding')).toBe('br');
+    expect(br.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    const brBytes = Buffer.from(await br.arrayBuffer());
+    expect(brBytes.length).toBeLessThan(original.length / 2);
+    expect(zlib.brotliDecompressSync(brBytes).equals(original)).toBe(true);
+
+    const gz = await ctx.api.request(`/assets/${script}`, { headers: { 'accept-encoding': 'gzip' } });
+    expect(gz.headers.get('content-encoding')).toBe('gzip');
+    expect(zlib.gunzipSync(Buffer.from(await gz.arrayBuffer())).equals(original)).toBe(true);
+
+    const plain = await ctx.api.request(`/assets/${script}`);
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(Buffer.from(await plain.arrayBuffer()).equals(original)).toBe(true);
+  });
+
+  it('the versioned model and wasm files are immutable; the entry points are revalidated', async () => {
+    const model = await ctx.api.request(`${MODEL_URL_PATH}centernet.bin`);
+    expect(model.status).toBe(200);
+    expect(model.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    const [wasmVersion] = fs.readdirSync(path.join(WEB, 'tfjs'));
+    const wasm = await ctx.api.request(`/tfjs/${wasmVersion}/tfjs-backend-wasm-simd.wasm`, {
+      headers: { 'accept-encoding': 'br' },
+    });
+    expect(wasm.headers.get('content-encoding')).toBe('br');
+    expect(wasm.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    for (const entry of ['/', '/index.html', '/sw.js', '/manifest.webmanifest', '/some/client/route']) {
+      const res = await ctx.api.request(entry);
+      expect(res.status, entry).toBe(200);
+      expect(res.headers.get('cache-control'), entry).toBe('no-cache');
+    }
+  });
+});
