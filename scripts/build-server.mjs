@@ -7,10 +7,14 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..');
 fs.rmSync(path.join(root, 'dist', 'server'), { recursive: true, force: true });
 fs.rmSync(path.join(root, 'dist', 'shared'), { recursive: true, force: true });
-execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-  cwd: root,
-  stdio: 'inherit',
-});
+execFileSync(
+  process.execPath,
+  [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
 let copied = 0;
 for (const entry of fs.readdirSync(path.join(root, 'server'), { recursive: true, withFileTypes: true })) {
   if (!entry.isFile() || !entry.name.endsWith('.lua')) continue;

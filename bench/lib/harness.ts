@@ -10,11 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { Redis } from 'ioredis';
+import { entryCommand, type Proc, ROOT, spawnCommand } from '../../server/process/launcher.ts';
+import { type System, startSystem } from '../../server/process/local-system.ts';
 import { aofRedisArgs, keys } from '../../server/redis.ts';
 import { type Task, TaskSchema } from '../../shared/contract.ts';
 import { upload, waitForTask } from '../../test/helpers/api.ts';
-import { entryCommand, type Proc, ROOT, spawnCommand } from '../../server/process/launcher.ts';
-import { type System, startSystem } from '../../server/process/local-system.ts';
 import { freePort } from '../../test/helpers/redis-server.ts';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
