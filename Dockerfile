@@ -31,9 +31,8 @@ COPY --from=prod-deps --chown=root:root /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /app/dist ./dist
 # The data volume (uploads, results, generated secrets) belongs to the unprivileged user;
-# a new named volume mounted at /data takes this ownership. `/` must be traversable by that user
-# (base images made from a bare root filesystem can have it 0700).
-RUN mkdir -p /data && chown node:node /data && chmod 0755 /
+# a new named volume mounted at /data takes this ownership.
+RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080

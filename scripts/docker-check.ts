@@ -8,8 +8,9 @@
  *
  * and prints the image's size and the time from `up` to /readyz. Everything it made is removed at
  * the end (containers, volumes, the env file), whatever happens. Needs `docker` and
- * `docker-compose` (v1, Debian's) or `docker compose`; where no image registry is reachable,
- * ../shared/tools/docker-standins.sh provides the two base images first.
+ * `docker-compose` (v1, Debian's) or `docker compose`; where no image registry is reachable, the
+ * stand-ins script (DOCKER_STANDINS, default ../shared/tools/docker-standins.sh) provides the two
+ * base images first.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
   if (spawnSync('docker', ['info'], { stdio: 'ignore' }).status !== 0) {
     throw new Error('no Docker engine answers (`docker info`); start one, or run ../shared/tools/docker-standins.sh');
   }
-  const standins = path.resolve(ROOT, '..', 'shared', 'tools', 'docker-standins.sh');
+  const standins = process.env.DOCKER_STANDINS ?? path.resolve(ROOT, '..', 'shared', 'tools', 'docker-standins.sh');
   if (spawnSync('docker', ['image', 'inspect', 'node:20-bookworm-slim'], { stdio: 'ignore' }).status !== 0) {
     if (!fs.existsSync(standins))
       throw new Error('the base image node:20-bookworm-slim is missing and no registry stand-in is at hand');
