@@ -9,10 +9,10 @@
  * counts at once.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Task, User } from '../../shared/contract.ts';
+import type { User } from '../../shared/contract.ts';
 import { LuaScript } from '../lua-script.ts';
 import type { Keys, RedisClient } from '../redis.ts';
-import type { StoredTask } from '../tasks/task-store.ts';
+import { type StoredTask, storedTask } from '../tasks/task-store.ts';
 import { publicUser, type StoredUser } from './user-store.ts';
 
 /** What a session record holds. */
@@ -57,7 +57,7 @@ export class SessionStore {
     if (!reply) return null;
     const [user, owner, doc] = reply;
     const found: SessionLookup = { user: publicUser(JSON.parse(user) as StoredUser) };
-    if (taskId) found.task = owner && doc ? { ownerId: owner, task: JSON.parse(doc) as Task } : null;
+    if (taskId) found.task = owner && doc ? storedTask(owner, doc) : null;
     return found;
   }
 

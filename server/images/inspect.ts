@@ -4,10 +4,11 @@
  * it), and the file's structure (a truncated or damaged file fails here, in the API, without a
  * decode: structure.ts). Pixels are decoded once, by the worker, for the model.
  */
-import sharp, { type Metadata } from 'sharp';
+import sharp from 'sharp';
 import type { ImageInfo } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
 import { describeUnsupported, type Sniffed, sniffImage } from '../../shared/sniff.ts';
+import { readHeader, upright } from './header.ts';
 import { structuralProblem } from './structure.ts';
 
 export interface ImageLimits {
@@ -27,16 +28,7 @@ export async function inspectImage(bytes: Uint8Array, limits: ImageLimits): Prom
       `the file is ${describeUnsupported(bytes)}; send a JPEG, PNG or WebP image`,
     );
   }
-  let meta: Metadata;
-  try {
-    // Header only: no pixel limit here so that we can say how large the image claims to be.
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw new TwinlensError('image_undecodable', `the ${sniffed.extension.toUpperCase()} file cannot be read`, {
-      cause: err,
-    });
-  }
-  const { width, height } = meta.autoOrient ?? meta;
+  const { width, height } = await uprightSize(bytes, sniffed.extension);
   if (!width || !height) throw new TwinlensError('image_undecodable', 'the image has no dimensions');
   if (width * height > limits.maxPixels) {
     throw new TwinlensError(
@@ -53,4 +45,23 @@ export async function inspectImage(bytes: Uint8Array, limits: ImageLimits): Prom
   const problem = structuralProblem(bytes, sniffed.extension);
   if (problem) throw new TwinlensError('image_undecodable', `the image data is damaged or incomplete: ${problem}`);
   return { width, height, mime: sniffed.mime, extension: sniffed.extension };
+}
+
+/**
+ * The size once EXIF orientation is applied, from the header alone (no pixel limit here, so that
+ * the refusal can say how large the image claims to be). Our own reader first; libvips for what it
+ * does not read.
+ */
+async function uprightSize(
+  bytes: Uint8Array,
+  kind: Sniffed['extension'],
+): Promise<{ width?: number; height?: number }> {
+  const header = readHeader(bytes, kind);
+  if (header) return upright(header);
+  try {
+    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    return meta.autoOrient ?? meta;
+  } catch (err) {
+    throw new TwinlensError('image_undecodable', `the ${kind.toUpperCase()} file cannot be read`, { cause: err });
+  }
 }

@@ -17,6 +17,7 @@ import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
 import { readBody } from '../http/body.ts';
 import { boundaryOf, parseMultipart } from '../http/multipart.ts';
+import { storedJson } from '../http/stored-json.ts';
 import type { AppEnv, ValidationHook } from '../http/types.ts';
 import { inspectImage } from '../images/inspect.ts';
 import { type BlobStore, blobKey } from '../storage/blob-store.ts';
@@ -236,7 +237,9 @@ export function taskRoutes(deps: TaskDeps) {
     const id = c.req.valid('param').id;
     const wait = c.req.valid('query').wait ?? 0;
     const first = await ownTask(c, id);
-    if (wait === 0 || isFinalStatus(first.task.status)) return c.json(first.task, 200);
+    // The stored document as it is: a poll parses and serializes nothing.
+    if (wait === 0) return storedJson<Task>(c, first.raw);
+    if (isFinalStatus(first.task.status)) return c.json(first.task, 200);
     // Listen first, then read again: a change between the two reads is not missed.
     const listener = await deps.events.listen(id, c.get('user').id);
     try {

@@ -12,6 +12,9 @@ import {
 
 /** Content-addressed files under a data directory (a shared volume when workers are on other hosts). */
 export class FsBlobStore implements BlobStore {
+  /** Directories made already (256 per area at most): no mkdir per write. */
+  private readonly dirs = new Set<string>();
+
   constructor(
     private readonly root: string,
     /** Below this many free bytes, `health()` says the storage is full. */
@@ -29,13 +32,26 @@ export class FsBlobStore implements BlobStore {
     const sha = sha256 ?? createHash('sha256').update(bytes).digest('hex');
     const key = blobKey(area, sha, extension);
     const target = this.pathOf(key);
+    // Content-addressed: a file under this key holds these bytes already (a file only ever
+    // appears whole, by the rename below).
+    if (await this.exists(key)) return key;
     // Write to a temporary name and rename: readers never see half a file, and a crash
     // leaves only a tmp file (swept at start), never a truncated blob under its real key.
     const tmp = path.join(this.root, 'tmp', `${sha}.${randomBytes(6).toString('hex')}`);
     try {
-      await fs.mkdir(path.dirname(target), { recursive: true });
+      const dir = path.dirname(target);
+      if (!this.dirs.has(dir)) {
+        await fs.mkdir(dir, { recursive: true });
+        this.dirs.add(dir);
+      }
       await fs.writeFile(tmp, bytes, { mode: 0o640 });
-      await fs.rename(tmp, target);
+      await fs.rename(tmp, target).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+        // Its directory went away since it was made (removed by hand): make it again.
+        this.dirs.delete(dir);
+        await fs.mkdir(dir, { recursive: true });
+        await fs.rename(tmp, target);
+      });
     } catch (err) {
       await fs.rm(tmp, { force: true });
       throw storageError(err, `storing ${area}`);

@@ -20,8 +20,24 @@ export interface TaskEvent {
 }
 
 export interface StoredTask {
-  task: Task;
   ownerId: string;
+  /** The task document as stored (JSON): a route can answer with it as it is. */
+  raw: string;
+  /** The task, parsed when first read. */
+  readonly task: Task;
+}
+
+/** A stored task from its record's fields; the document is parsed only if someone reads `task`. */
+export function storedTask(ownerId: string, raw: string): StoredTask {
+  let parsed: Task | undefined;
+  return {
+    ownerId,
+    raw,
+    get task() {
+      parsed ??= JSON.parse(raw) as Task;
+      return parsed;
+    },
+  };
 }
 
 export class TaskStore {
@@ -35,7 +51,7 @@ export class TaskStore {
   async get(id: string): Promise<StoredTask | null> {
     const [owner, doc] = await this.redis.hmget(this.keys.task(id), 'owner', 'doc');
     if (!owner || !doc) return null;
-    return { ownerId: owner, task: JSON.parse(doc) as Task };
+    return storedTask(owner, doc);
   }
 
   async blobKeys(id: string): Promise<string[]> {
