@@ -17,6 +17,9 @@ import { type Task, TaskSchema } from '../../shared/contract.ts';
 import { upload, waitForTask } from '../../test/helpers/api.ts';
 import { freePort } from '../../test/helpers/redis-server.ts';
 
+// The system's processes run the build output, as production does (`npm run bench:*` builds first).
+process.env.TWINLENS_RUN ??= 'build';
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 export const mean = (xs: number[]) => (xs.length ? sum(xs) / xs.length : Number.NaN);
@@ -279,7 +282,8 @@ export async function runClients(opts: {
 
 /**
  * Exactly one result per task: the workers logged "task succeeded" once for it (across all
- * workers), and Redis lists exactly one `results/` blob for it. Returns the problems found.
+ * workers: a worker logs it only when its compare-and-set recorded the outcome), and the task
+ * still holds exactly its one upload. Returns the problems found.
  */
 export async function checkOneResultEach(
   redisUrl: string,
@@ -314,8 +318,8 @@ async function checkOnce(redisUrl: string, prefix: string, ids: string[], worker
     for (const id of ids) pipe.smembers(k.taskBlobs(id));
     const res = (await pipe.exec()) ?? [];
     ids.forEach((id, i) => {
-      const results = ((res[i]?.[1] as string[] | undefined) ?? []).filter((b) => b.startsWith('results/'));
-      if (results.length !== 1) problems.push(`${id}: ${results.length} result blobs`);
+      const uploads = ((res[i]?.[1] as string[] | undefined) ?? []).filter((b) => b.startsWith('uploads/'));
+      if (uploads.length !== 1) problems.push(`${id}: holds ${uploads.length} uploads`);
       if (succeeded.get(id) !== 1) problems.push(`${id}: "task succeeded" logged ${succeeded.get(id) ?? 0} times`);
     });
   } finally {
