@@ -388,6 +388,8 @@ export interface Bench {
   redis: BenchRedis;
   /** Starts one more worker process; `ns`: inside that network namespace, with `redisUrl` and `env`. */
   addWorker(opts?: { ns?: string; redisUrl?: string; env?: Record<string, string> }): Promise<Proc>;
+  /** Each added worker's start-up: ms from its spawn to its "worker taking jobs" line. */
+  workerStartMs: number[];
   stop(): Promise<void>;
 }
 
@@ -406,10 +408,13 @@ export async function startBench(opts: { env: Record<string, string>; redisBind?
   }
   children.add(sys.api.child);
   tempDirs.add(sys.dataDir);
+  const workerStartMs: number[] = [];
   return {
     sys,
     redis,
+    workerStartMs,
     async addWorker(w = {}) {
+      const spawned = performance.now();
       const env = { ...sys.env, ...(w.redisUrl ? { REDIS_URL: w.redisUrl } : {}), ...w.env };
       const worker = entryCommand('worker', { ...process.env, ...env });
       const script = [worker.cmd, ...worker.args];
@@ -420,6 +425,7 @@ export async function startBench(opts: { env: Record<string, string>; redisBind?
       children.add(proc.child);
       sys.workers.push(proc);
       await proc.waitFor((l: Record<string, unknown>) => l.msg === 'worker taking jobs', 120_000);
+      workerStartMs.push(performance.now() - spawned);
       return proc;
     },
     async stop() {

@@ -3,10 +3,11 @@
  * backends workers report in their heartbeats (both read at scrape time), and Node's defaults.
  */
 import type { MiddlewareHandler } from 'hono';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import type { DetectQueue, QueueCounts } from '../queue/detect-queue.ts';
 import type { WorkerRegistry } from '../workers/worker-registry.ts';
 import { httpMetrics } from './http.ts';
+import { collectProcessMetrics } from './process-metrics.ts';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -15,7 +16,7 @@ export interface ApiMetrics {
 
 export function apiMetrics(deps: { queue: DetectQueue; workers: WorkerRegistry }): ApiMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   new Gauge({
     name: 'twinlens_queue_jobs',
     help: 'Jobs in the detect queue by state (read at scrape time)',

@@ -5,8 +5,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
+import { collectProcessMetrics } from './process-metrics.ts';
 
 const MS_BUCKETS = [10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 120_000];
 
@@ -20,7 +21,7 @@ export interface JobMetrics {
 
 export function workerMetrics(): JobMetrics & { registry: Registry } {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   // Labelled by outcome so that slow failures (timeouts) show up beside the successes instead of
   // vanishing from the latency picture.
   const hist = (name: string, help: string) =>

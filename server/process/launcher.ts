@@ -37,12 +37,14 @@ export function runsBuild(env: NodeJS.ProcessEnv = process.env): boolean {
 
 /** The command and arguments that run a role's entry point. */
 export function entryCommand(role: Role, env: NodeJS.ProcessEnv = process.env): { cmd: string; args: string[] } {
+  // Node flags that NODE_OPTIONS refuses (`--cpu-prof --cpu-prof-dir=…` to profile a system).
+  const nodeArgs = env.TWINLENS_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
   if (runsBuild(env)) {
     const built = path.join(ROOT, 'dist', 'server', `${role}.js`);
     if (!fs.existsSync(built)) throw new Error(`${built} is missing: run \`npm run build\` first`);
-    return { cmd: process.execPath, args: [built] };
+    return { cmd: process.execPath, args: [...nodeArgs, built] };
   }
-  return { cmd: process.execPath, args: ['--import', 'tsx', path.join(ROOT, 'server', `${role}.ts`)] };
+  return { cmd: process.execPath, args: [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'server', `${role}.ts`)] };
 }
 
 export function launch(
