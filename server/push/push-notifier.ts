@@ -1,8 +1,9 @@
 /**
  * Announces finished server tasks to their owner's push subscriptions.
  *
- * The task store appends every final status change to a Redis stream, the push outbox, in the
- * same script that records the status (server/tasks/task-store.ts). API processes read it as
+ * The task service appends a server task's final status change to a Redis stream, the push outbox,
+ * in the same script that records the status (server/tasks/lua/task-transition.lua), when the
+ * owner has a push subscription at that moment. API processes read it as
  * one consumer group: each entry goes to one process, which sends and then acknowledges it.
  * So with any number of API processes a task is pushed once, a task that finishes while no API
  * process runs is pushed when one starts, and an entry whose process died before acknowledging

@@ -59,7 +59,7 @@ export function createProcessor(deps: ProcessorDeps) {
       }
       const original = decoded?.original ?? { width: running.image.width, height: running.image.height };
       const result = await model.detect(decoded?.pixels ?? null, original, job.data.params);
-      const done = await tasks.succeed(running, result.detections, result.inferenceMs);
+      const done = await tasks.succeed(running, job.data.ownerId, result.detections, result.inferenceMs);
       if (done.outcome !== 'ok') {
         log.info('task was canceled while running; result discarded');
         return 'canceled';
@@ -78,7 +78,7 @@ export function createProcessor(deps: ProcessorDeps) {
           : new TwinlensError('inference_failed', String((err as Error).message ?? err));
       const permanent = PERMANENT.has(e.code);
       if (permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
-        const failed = await tasks.fail(running, { code: e.code, message: e.message });
+        const failed = await tasks.fail(running, job.data.ownerId, { code: e.code, message: e.message });
         deps.metrics?.failed(e.code, failed.task.timings);
         log.warn('task failed', { error_code: e.code, error: e.message });
       } else {

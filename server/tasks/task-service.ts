@@ -112,6 +112,7 @@ export class TaskService {
   /** running → succeeded, with the detections and timings; records the inference time for /stats. */
   async succeed(
     running: Task,
+    ownerId: string,
     detections: Detection[],
     inferenceMs: number,
     now = new Date(),
@@ -124,11 +125,16 @@ export class TaskService {
       timings: timingsOf(running, now, Math.round(inferenceMs * 10) / 10),
       error: null,
     };
-    return { outcome: await this.change(done, 'succeed', done.timings.inference_ms), task: done };
+    return { outcome: await this.change(done, ownerId, 'succeed', done.timings.inference_ms), task: done };
   }
 
   /** running → failed, with the error. */
-  async fail(running: Task, error: ErrorInfo, now = new Date()): Promise<{ outcome: TransitionResult; task: Task }> {
+  async fail(
+    running: Task,
+    ownerId: string,
+    error: ErrorInfo,
+    now = new Date(),
+  ): Promise<{ outcome: TransitionResult; task: Task }> {
     const failed: Task = {
       ...running,
       status: 'failed',
@@ -136,7 +142,7 @@ export class TaskService {
       timings: timingsOf(running, now, running.timings.inference_ms),
       error,
     };
-    return { outcome: await this.change(failed, 'fail', null), task: failed };
+    return { outcome: await this.change(failed, ownerId, 'fail', null), task: failed };
   }
 
   /**
@@ -149,7 +155,7 @@ export class TaskService {
     if (!isFinalStatus(task.status)) {
       await this.queue.removeIfWaiting(task.task_id);
       const canceled: Task = { ...task, status: 'canceled', finished_at: new Date().toISOString(), error: null };
-      if ((await this.change(canceled, 'cancel', null)) === 'ok') {
+      if ((await this.change(canceled, ownerId, 'cancel', null)) === 'ok') {
         await this.store.releaseAllBlobs(task.task_id);
         return canceled;
       }
@@ -197,12 +203,17 @@ export class TaskService {
     await m.del(k.task(id)).zrem(k.userTasks(ownerId), id).zrem(k.expiries, id).del(k.taskRuns(id)).exec();
   }
 
-  private async change(next: Task, transition: Transition, inferenceMs: number | null): Promise<TransitionResult> {
+  private async change(
+    next: Task,
+    ownerId: string,
+    transition: Transition,
+    inferenceMs: number | null,
+  ): Promise<TransitionResult> {
     const k = this.keys;
     const owesPush = isFinalStatus(next.status) && next.source === 'server';
     const r = (await TRANSITION.run(
       this.redis,
-      [k.task(next.task_id), k.pushOutbox, k.inferenceSamples],
+      [k.task(next.task_id), k.pushOutbox, k.inferenceSamples, k.pushSubscriptions(ownerId)],
       [
         next.status,
         JSON.stringify(next),
