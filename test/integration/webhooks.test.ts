@@ -26,6 +26,8 @@ const ctx = useSystem({
     // Three attempts, 200 ms then 400 ms apart (a day in production).
     WEBHOOK_ATTEMPTS: '3',
     WEBHOOK_BACKOFF_MS: '200',
+    // Every inference takes at least 1 s, so a task deleted at once is canceled, not finished.
+    DEBUG_INFERENCE_BLOCK_MS: '1000',
   },
 });
 let receiver: LocalPushService;
@@ -218,6 +220,23 @@ it('a user’s default callback URL applies to tasks without one; rotating the s
   expect((await putDefault(token, null)).status).toBe(200);
   const three = await finishedTask(token);
   expect((await deliveries(token, three.task_id)).state).toBe('none');
+});
+
+it('a canceled task is announced too (task.canceled), by the API process that canceled it', async () => {
+  const { secret } = await settings(ctx.token);
+  const res = await createTask(ctx.token, `${receiver.url}/ok/canceled`);
+  expect(res.status).toBe(202);
+  const task = TaskSchema.parse(await res.json());
+  const del = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${task.task_id}`, {
+    method: 'DELETE',
+    headers: auth(ctx.token),
+  });
+  expect(del.status).toBe(200);
+  const [req] = (await receiver.waitFor('/ok/canceled', 1, 30_000)) as [PushRequest];
+  const event = verify(secret, req);
+  expect(event.type).toBe('task.canceled');
+  expect(event.data).toMatchObject({ task_id: task.task_id, status: 'canceled' });
+  expect((await settled(ctx.token, task.task_id)).state).toBe('delivered');
 });
 
 it('only the task’s owner reads its deliveries', async () => {
