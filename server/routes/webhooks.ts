@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import {
+  TaskWebhookSchema,
   WebhookDeliveryListSchema,
   WebhookSecretSchema,
   WebhookSettingsSchema,
@@ -82,6 +83,9 @@ const deliveries = createRoute({
 
 export function webhookRoutes(deps: WebhookDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: deps.validationHook });
+  // No route returns it (it is what receivers get), but they decode it: document it (a clone, as
+  // for PushMessage in push.ts).
+  app.openAPIRegistry.register('TaskWebhook', TaskWebhookSchema.clone());
   app.use('/webhooks/*', requireUser(deps.sessions));
   app.use('/tasks/*', requireUser(deps.sessions, { taskOf: taskIdInPath }));
 

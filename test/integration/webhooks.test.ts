@@ -239,6 +239,23 @@ it('a canceled task is announced too (task.canceled), by the API process that ca
   expect((await settled(ctx.token, task.task_id)).state).toBe('delivered');
 });
 
+it('the OpenAPI document has the webhook routes and the payload’s schema', async () => {
+  const doc = (await (await fetch(`${ctx.sys.baseUrl}/api/openapi.json`)).json()) as {
+    paths: Record<string, unknown>;
+    components: { schemas: Record<string, unknown> };
+  };
+  expect(Object.keys(doc.paths)).toEqual(
+    expect.arrayContaining([
+      '/api/v1/webhooks/settings',
+      '/api/v1/webhooks/secret/rotate',
+      '/api/v1/tasks/{id}/deliveries',
+    ]),
+  );
+  expect(Object.keys(doc.components.schemas)).toEqual(
+    expect.arrayContaining(['TaskWebhook', 'WebhookSettings', 'WebhookDeliveryList']),
+  );
+});
+
 it('only the task’s owner reads its deliveries', async () => {
   const done = await finishedTask(ctx.token, `${receiver.url}/ok/owner`);
   await settled(ctx.token, done.task_id);
