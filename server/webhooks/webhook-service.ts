@@ -165,11 +165,17 @@ export class WebhookService {
     try {
       const ownerId = await this.redis.hget(this.keys.task(task.task_id), 'owner');
       if (!ownerId) return;
-      const own = await this.redis.get(this.keys.webhookTask(ownerId, task.task_id));
+      // The task's own URL and the owner's default in one round trip (the common case: neither).
+      const [own, fallback] = await Promise.all([
+        this.redis.get(this.keys.webhookTask(ownerId, task.task_id)),
+        this.redis.hget(this.keys.webhookUser(ownerId), 'url'),
+      ]);
+      const url = own ?? fallback;
+      if (!url) return;
       await this.enqueue({
         ownerId,
         subjectId: task.task_id,
-        url: own,
+        url,
         type: `task.${task.status}` as WebhookEventType,
         data: task satisfies TaskWebhook['data'],
         time: task.finished_at ? new Date(task.finished_at) : undefined,
