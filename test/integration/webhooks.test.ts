@@ -1,8 +1,9 @@
 /**
- * Webhooks through the real system (API, a worker with the real model, Redis): a receiver of our
- * own on 127.0.0.2 (the only inside address the operator allows here, with plain http), each
- * request verified with the `standardwebhooks` package, the Standard Webhooks reference library,
- * not with our own signing code.
+ * Webhooks through the real system (API, a worker with the real model, Redis): an https receiver of
+ * our own, with a certificate the API trusts (NODE_EXTRA_CA_CERTS), on 127.0.0.2, the only inside
+ * address the operator allows here; plain http stays refused, as in production. Each request is
+ * verified with the `standardwebhooks` package (the Standard Webhooks reference library), not with
+ * our own signing code.
  */
 import type http from 'node:http';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
@@ -17,12 +18,15 @@ import {
 import { auth, fixture, upload, waitForTask } from '../helpers/api.ts';
 import { type LocalPushService, type PushRequest, startPushService } from '../helpers/push-service.ts';
 import { addUser, useSystem } from '../helpers/system.ts';
+import { makeTestTls } from '../helpers/tls.ts';
 
+const RECEIVER_HOST = '127.0.0.2';
+const tls = makeTestTls([RECEIVER_HOST]);
 const ctx = useSystem({
   workers: 1,
   env: {
-    OUTBOUND_ALLOW_HTTP: 'true',
-    OUTBOUND_ALLOW_ADDRESSES: '127.0.0.2/32',
+    NODE_EXTRA_CA_CERTS: tls.caFile,
+    OUTBOUND_ALLOW_ADDRESSES: `${RECEIVER_HOST}/32`,
     // Three attempts, 200 ms then 400 ms apart (a day in production).
     WEBHOOK_ATTEMPTS: '3',
     WEBHOOK_BACKOFF_MS: '200',
@@ -36,7 +40,8 @@ const seen = new Map<string, number>();
 
 beforeAll(async () => {
   receiver = await startPushService(undefined, {
-    host: '127.0.0.2',
+    tls,
+    host: RECEIVER_HOST,
     respond: (req: http.IncomingMessage, res: http.ServerResponse) => {
       const path = req.url ?? '';
       const n = (seen.get(path) ?? 0) + 1;
@@ -50,6 +55,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await receiver?.close();
+  tls.remove();
 });
 
 async function createTask(token: string, callbackUrl?: string): Promise<Response> {
@@ -160,11 +166,14 @@ it('a redirect is not followed: the attempts fail and, after the last one, the w
 it('callback URLs into the server’s own network are refused: literals at once, names at delivery', async () => {
   const port = new URL(receiver.url).port;
   for (const url of [
-    `http://127.0.0.1:${port}/x`,
-    'http://10.1.2.3/x',
-    'http://169.254.169.254/latest/meta-data/',
-    'http://[::1]/x',
-    'http://[::ffff:127.0.0.1]/x',
+    `https://127.0.0.1:${port}/x`,
+    'https://10.1.2.3/x',
+    'https://169.254.169.254/latest/meta-data/',
+    'https://[::1]/x',
+    'https://[::ffff:127.0.0.1]/x',
+    'https://user:pw@example.com/x',
+    // https only (OUTBOUND_ALLOW_HTTP is not set), also to the allowed receiver.
+    `http://${RECEIVER_HOST}:${port}/ok/plain`,
     'ftp://example.com/x',
     'not a url',
   ]) {
@@ -176,7 +185,7 @@ it('callback URLs into the server’s own network are refused: literals at once,
   }
   // A name is accepted when given (it may point anywhere later) and checked at each connection:
   // localhost resolves to loopback, which is not allowed here, so nothing reaches the receiver.
-  const done = await finishedTask(ctx.token, `http://localhost:${port}/named`);
+  const done = await finishedTask(ctx.token, `https://localhost:${port}/named`);
   const list = await settled(ctx.token, done.task_id);
   expect(list.state).toBe('given_up');
   expect(list.items).toHaveLength(3);
