@@ -16,6 +16,7 @@ import { PushNotifier } from './push/push-notifier.ts';
 import { PushSender } from './push/push-sender.ts';
 import { loadVapidKeys } from './push/vapid-keys.ts';
 import { waitUntilReady } from './redis.ts';
+import { startWebhookDelivery } from './webhooks/delivery.ts';
 
 const log = createLogger({ service: 'api' });
 
@@ -47,6 +48,11 @@ async function main() {
     log,
   });
   await notifier.start();
+  const webhookDelivery = startWebhookDelivery(services.webhooks, {
+    redis: services.redis,
+    concurrency: config.WEBHOOK_CONCURRENCY,
+    log,
+  });
 
   const app = createApp(services, { log, vapidPublicKey: vapid.publicKey });
   const server = serve(
@@ -86,8 +92,7 @@ async function main() {
     log.info('stopping', { signal });
     clearInterval(janitor);
     server.close(() => {
-      notifier
-        .stop()
+      Promise.all([notifier.stop(), webhookDelivery.close()])
         .then(() => services.close())
         .finally(() => process.exit(0));
     });

@@ -33,6 +33,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { pushRoutes } from './routes/push.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 export interface AppOptions {
   log: Logger;
@@ -97,6 +98,7 @@ export function createApp(services: Services, opts: AppOptions) {
   app.use('/api/v1/tasks', uploadLimit({ maxBytes: config.MAX_UPLOAD_BYTES }));
   app.use('/api/v1/auth/*', uploadLimit({ maxBytes: 16 * 1024 }));
   app.use('/api/v1/push/*', uploadLimit({ maxBytes: 16 * 1024 }));
+  app.use('/api/v1/webhooks/*', uploadLimit({ maxBytes: 16 * 1024 }));
 
   const v1 = new OpenAPIHono<AppEnv>();
   v1.route(
@@ -118,6 +120,7 @@ export function createApp(services: Services, opts: AppOptions) {
       blobs: deps.blobs,
       sessions: deps.sessions,
       events: deps.events,
+      webhooks: deps.webhooks,
       admission: admission({
         redis: deps.redis,
         keys: deps.keys,
@@ -145,6 +148,7 @@ export function createApp(services: Services, opts: AppOptions) {
       validationHook,
     }),
   );
+  v1.route('/', webhookRoutes({ sessions: deps.sessions, store: deps.store, webhooks: deps.webhooks, validationHook }));
   v1.route('/', statsRoutes({ queue: deps.queue, workers: deps.workers, tasks: deps.tasks, sessions: deps.sessions }));
   app.route('/api/v1', v1);
   app.route('/', metricsRoutes({ registry: metrics.registry, token: config.METRICS_TOKEN }));

@@ -15,6 +15,7 @@ import { type OpenedBlobStore, openBlobStore } from './storage/open-blob-store.t
 import { TaskEvents } from './tasks/task-events.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { TaskStore } from './tasks/task-store.ts';
+import { WebhookService } from './webhooks/webhook-service.ts';
 import { WorkerRegistry } from './workers/worker-registry.ts';
 
 /** Which process the services are for: the API's Redis connection fails fast (it serves requests). */
@@ -41,6 +42,8 @@ export interface Services {
   pushSubscriptions: PushSubscriptionStore;
   /** The guarded client for every request to a URL a user gave (push endpoints, webhooks). */
   outbound: OutboundClient;
+  /** Callback URLs, signing secrets, the `webhooks` queue and its delivery log. */
+  webhooks: WebhookService;
   close(): Promise<void>;
 }
 
@@ -60,6 +63,26 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
     backoffMs: config.JOB_BACKOFF_MS,
   });
   let events: TaskEvents | undefined;
+  const outbound = new OutboundClient({
+    allowHttp: config.OUTBOUND_ALLOW_HTTP === 'true',
+    allowAddresses: config.OUTBOUND_ALLOW_ADDRESSES,
+    totalTimeoutMs: config.OUTBOUND_TIMEOUT_MS,
+  });
+  const webhooks = new WebhookService(
+    redis,
+    k,
+    outbound,
+    {
+      prefix: config.REDIS_PREFIX,
+      attempts: config.WEBHOOK_ATTEMPTS,
+      backoffMs: config.WEBHOOK_BACKOFF_MS,
+      ttlSeconds: config.TASK_TTL_SECONDS,
+    },
+    log,
+  );
+  const tasks = new TaskService(store, queue, blobs);
+  // A task that ends queues its webhook, wherever it ends (worker: succeeded/failed; API: canceled).
+  tasks.onFinal = (task) => webhooks.taskEnded(task);
   return {
     config,
     redis,
@@ -75,7 +98,7 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
       windowSeconds: config.LOGIN_WINDOW_SECONDS,
     }),
     store,
-    tasks: new TaskService(store, queue, blobs),
+    tasks,
     queue,
     workers: new WorkerRegistry(redis, k, config.WORKER_HEARTBEAT_MS),
     get events() {
@@ -83,14 +106,12 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
       return events;
     },
     pushSubscriptions: new PushSubscriptionStore(redis, k),
-    outbound: new OutboundClient({
-      allowHttp: config.OUTBOUND_ALLOW_HTTP === 'true',
-      allowAddresses: config.OUTBOUND_ALLOW_ADDRESSES,
-      totalTimeoutMs: config.OUTBOUND_TIMEOUT_MS,
-    }),
+    outbound,
+    webhooks,
     close: async () => {
       await events?.close();
       await queue.close();
+      await webhooks.close();
       redis.disconnect();
     },
   };

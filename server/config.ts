@@ -118,6 +118,11 @@ const EnvSchema = z.object({
   ),
   /** A request to such a URL, connection to the end of the (capped) answer. */
   OUTBOUND_TIMEOUT_MS: int(10_000, 100, 600_000),
+  /** Webhooks: attempts per event and the first retry's delay, doubled each time (12 × 42 s ≈ 24 h in all). */
+  WEBHOOK_ATTEMPTS: int(12, 1, 30),
+  WEBHOOK_BACKOFF_MS: int(42_000, 1, 3_600_000),
+  /** Webhook requests one API process has in flight at once. */
+  WEBHOOK_CONCURRENCY: int(16, 1, 1000),
   /** Reverse proxies in front of the API that append to X-Forwarded-For (the edge: 1); 0 = use the socket's address. */
   TRUST_PROXY_HOPS: int(0, 0, 10),
   /** Failed logins allowed per account+address, per address, and per account (from unknown addresses) in a window. */

@@ -170,6 +170,13 @@ export function keys(prefix: string) {
     pushEndpointOwner: (endpointHash: string) => `${prefix}:push-endpoint:${endpointHash}`,
     /** Stream of server tasks that reached a final status, read by the API processes' push notifiers. */
     pushOutbox: `${prefix}:push-outbox`,
+    /** User id → hash {url, secret}: the default callback URL and the signing secret. */
+    webhookUser: (userId: string) => `${prefix}:webhook-user:${userId}`,
+    /** A task's own callback URL, keyed by its owner too (a task id another user names cannot take it). */
+    webhookTask: (ownerId: string, taskId: string) => `${prefix}:webhook-task:${ownerId}:${taskId}`,
+    /** Subject (task) id → list of delivery attempts (JSON), and its delivery state. */
+    webhookDeliveries: (subjectId: string) => `${prefix}:webhook-deliveries:${subjectId}`,
+    webhookState: (subjectId: string) => `${prefix}:webhook-state:${subjectId}`,
   };
 }
 

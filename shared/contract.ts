@@ -226,3 +226,80 @@ export const StatsSchema = z
   })
   .meta({ id: 'Stats' });
 export type Stats = z.infer<typeof StatsSchema>;
+
+// ---- Webhooks (server/webhooks/) ----
+
+/** What a webhook is about; the payload's `type`. Batches add their own. */
+export const WebhookEventTypeSchema = z
+  .enum(['task.succeeded', 'task.failed', 'task.canceled'])
+  .meta({ id: 'WebhookEventType' });
+export type WebhookEventType = z.infer<typeof WebhookEventTypeSchema>;
+
+/**
+ * The body POSTed to a callback URL (the Standard Webhooks payload shape: type, timestamp, data),
+ * signed with the headers `webhook-id`, `webhook-timestamp` and `webhook-signature`.
+ */
+export const TaskWebhookSchema = z
+  .object({
+    type: WebhookEventTypeSchema,
+    timestamp: z.iso.datetime().meta({ description: 'When the event happened (the task ended)' }),
+    data: TaskSchema,
+  })
+  .meta({ id: 'TaskWebhook' });
+export type TaskWebhook = z.infer<typeof TaskWebhookSchema>;
+
+/** A callback URL as given: its shape only (the guarded client checks where it points). */
+export const CallbackUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .max(2048)
+  .meta({ description: 'Where the server POSTs when a task ends', example: 'https://example.com/hooks/twinlens' });
+
+export const WebhookSettingsSchema = z
+  .object({
+    callback_url: CallbackUrlSchema.nullable().meta({
+      description: 'The default callback URL for tasks sent without one; null: none',
+    }),
+    secret: z.string().meta({
+      description:
+        'The signing secret (`whsec_` + base64 of 24 random bytes), per user: HMAC-SHA256 key of the Standard Webhooks signature',
+    }),
+  })
+  .meta({ id: 'WebhookSettings' });
+export type WebhookSettings = z.infer<typeof WebhookSettingsSchema>;
+
+export const WebhookSettingsUpdateSchema = z
+  .object({ callback_url: CallbackUrlSchema.nullable() })
+  .meta({ id: 'WebhookSettingsUpdate' });
+export type WebhookSettingsUpdate = z.infer<typeof WebhookSettingsUpdateSchema>;
+
+export const WebhookSecretSchema = z
+  .object({ secret: z.string().meta({ description: 'The new signing secret; the old one stops at once' }) })
+  .meta({ id: 'WebhookSecret' });
+
+/** One attempt to deliver a webhook. */
+export const WebhookDeliverySchema = z
+  .object({
+    time: z.iso.datetime().meta({ description: 'When the attempt started' }),
+    attempt: z.number().int().positive(),
+    url: z.string(),
+    status_code: z.number().int().nullable().meta({ description: 'The receiver’s HTTP status; null when none came' }),
+    error: z.enum(['refused', 'timeout', 'network']).nullable().meta({
+      description:
+        '`refused`: the URL or the address it resolved to is not allowed (https only, nothing inside the server’s network); `timeout`, `network`: no answer',
+    }),
+    message: z.string().nullable(),
+    latency_ms: z.number().nonnegative(),
+  })
+  .meta({ id: 'WebhookDelivery' });
+export type WebhookDelivery = z.infer<typeof WebhookDeliverySchema>;
+
+export const WebhookDeliveryListSchema = z
+  .object({
+    state: z.enum(['none', 'pending', 'delivered', 'given_up']).meta({
+      description:
+        '`none`: no callback URL applied; `pending`: attempts go on (exponential backoff, about a day); `delivered`: a 2xx came; `given_up`: the last attempt failed',
+    }),
+    items: z.array(WebhookDeliverySchema).meta({ description: 'Attempts, oldest first' }),
+  })
+  .meta({ id: 'WebhookDeliveryList' });
+export type WebhookDeliveryList = z.infer<typeof WebhookDeliveryListSchema>;

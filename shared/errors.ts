@@ -7,6 +7,8 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   missing_image: 400,
   empty_body: 400,
+  // a callback URL that may not be used (scheme, credentials, an address inside the server's network)
+  callback_url_refused: 400,
   // auth
   unauthorized: 401,
   invalid_credentials: 401,

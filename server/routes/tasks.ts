@@ -25,6 +25,7 @@ import { ownTask as findOwnTask, taskIdInPath, UUID } from '../tasks/own-task.ts
 import type { TaskEvents } from '../tasks/task-events.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
+import type { WebhookService } from '../webhooks/webhook-service.ts';
 import { bearer, errorContent, errors } from './openapi-common.ts';
 
 export interface TaskDeps {
@@ -33,6 +34,8 @@ export interface TaskDeps {
   blobs: BlobStore;
   sessions: SessionStore;
   events: TaskEvents;
+  /** `callback_url`: checked here, kept for the task's webhook. */
+  webhooks: WebhookService;
   /** Backpressure on POST /tasks (rate limit, queue depth), run before the body is read. */
   admission?: MiddlewareHandler<AppEnv>;
   limits: { maxPixels: number; minSide: number; maxUploadBytes: number };
@@ -61,6 +64,12 @@ const UploadForm = {
       format: 'uuid',
       description:
         'Optional: the client’s own id for the task (as on-device tasks have), which makes retries safe: sending the same task_id again answers with the task already made.',
+    },
+    callback_url: {
+      type: 'string' as const,
+      format: 'uri',
+      description:
+        'Optional: where to POST the task when it ends (signed, Standard Webhooks; see /webhooks/settings). Without it, the user’s default callback URL, if any. https only; an IP address inside the server’s network is refused (`callback_url_refused`).',
     },
   },
 };
@@ -207,6 +216,9 @@ export function taskRoutes(deps: TaskDeps) {
     const fields = new Map(parts.filter((p) => p.filename === undefined).map((p) => [p.name, p.data.toString('utf8')]));
     const params = parseParams(fields);
     const clientId = parseTaskId(fields);
+    const callbackUrl = fields.get('callback_url')
+      ? deps.webhooks.checkUrl(fields.get('callback_url') as string)
+      : null;
 
     // Everything is checked in memory before a byte is written: a refusal leaves no file.
     const info = await inspectImage(image.data, deps.limits);
@@ -217,6 +229,9 @@ export function taskRoutes(deps: TaskDeps) {
       image: { width: info.width, height: info.height, sha256, mime: info.mime },
       params,
     });
+    // Kept before the task exists, so that it is there however fast the task ends; keyed by the
+    // user, so naming another user's task id cannot redirect that task's webhook.
+    if (callbackUrl) await deps.webhooks.setTaskUrl(user.id, task.task_id, callbackUrl);
     const created = await deps.tasks.create(task, user.id, { bytes: image.data, extension: info.extension });
     if (created === 'used') {
       throw new TwinlensError('conflict', 'this task_id belonged to a deleted task; choose a new one');

@@ -35,6 +35,12 @@ export type ClaimResult =
   | { outcome: 'not-allowed'; status: string };
 
 export class TaskService {
+  /**
+   * Called once per server task that became final (after the compare-and-set that made it so:
+   * exactly one transition succeeds), e.g. to queue its webhook. Must not throw.
+   */
+  onFinal: ((task: Task) => Promise<void>) | undefined;
+
   constructor(
     readonly store: TaskStore,
     private readonly queue: DetectQueue,
@@ -226,6 +232,7 @@ export class TaskService {
         ...TRANSITIONS[transition].from,
       ],
     )) as number;
+    if (r === 1 && owesPush) await this.onFinal?.(next);
     return r === 1 ? 'ok' : r === -1 ? 'missing' : 'conflict';
   }
 }

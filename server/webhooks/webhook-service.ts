@@ -1,0 +1,220 @@
+/**
+ * Webhooks, one owner: the user's settings (default callback URL, signing secret), a task's own
+ * callback URL, enqueuing an event for delivery, and the log of delivery attempts.
+ *
+ * An event is queued on BullMQ's `webhooks` queue (its own, beside `detect`) with the body built
+ * once, so every attempt sends the same bytes; the API processes deliver it (delivery.ts) through
+ * the guarded outbound client. Attempts: WEBHOOK_ATTEMPTS with exponential backoff from
+ * WEBHOOK_BACKOFF_MS (12 × 42 s: the last try about 24 h after the first), at least once.
+ *
+ * TaskService calls `taskEnded` once per task, right after the compare-and-set that made the task
+ * final (exactly one transition succeeds). Batches call `enqueue` with their own event.
+ */
+import { Queue } from 'bullmq';
+import type {
+  Task,
+  TaskWebhook,
+  WebhookDelivery,
+  WebhookDeliveryList,
+  WebhookEventType,
+  WebhookSettings,
+} from '../../shared/contract.ts';
+import { TwinlensError } from '../../shared/errors.ts';
+import { isFinalStatus } from '../../shared/task-lifecycle.ts';
+import type { Logger } from '../log.ts';
+import { type OutboundClient, OutboundError } from '../net/outbound.ts';
+import type { Keys, RedisClient } from '../redis.ts';
+import { newSecret } from './signature.ts';
+
+export const WEBHOOK_QUEUE = 'webhooks';
+
+/** Attempts kept per subject (a day of backoff is at most WEBHOOK_ATTEMPTS of them). */
+const MAX_LOGGED_ATTEMPTS = 50;
+
+export interface WebhookJobData {
+  ownerId: string;
+  /** What the event is about (a task id; a batch id): its deliveries are listed under it. */
+  subjectId: string;
+  url: string;
+  /** `webhook-id`: the same for every attempt, so receivers can drop repeats. */
+  messageId: string;
+  /** The JSON body, built once. */
+  body: string;
+}
+
+export interface WebhookOptions {
+  prefix: string;
+  attempts: number;
+  backoffMs: number;
+  /** How long settings-free records (a task's URL, its deliveries) are kept: the task TTL. */
+  ttlSeconds: number;
+}
+
+export class WebhookService {
+  readonly queue: Queue<WebhookJobData>;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    readonly outbound: OutboundClient,
+    readonly opts: WebhookOptions,
+    private readonly log?: Logger,
+  ) {
+    this.queue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: redis, prefix: opts.prefix });
+  }
+
+  /**
+   * A callback URL's shape, checked when it is given: http(s), no credentials, and an IP literal
+   * inside the server's network refused at once (`callback_url_refused`). A name is checked
+   * where it matters, at every connection (it may point elsewhere by then).
+   */
+  checkUrl(raw: string): string {
+    if (raw.length > 2048) throw new TwinlensError('callback_url_refused', 'callback_url: longer than 2048 characters');
+    try {
+      return this.outbound.checkUrl(raw).href;
+    } catch (err) {
+      throw new TwinlensError('callback_url_refused', `callback_url: ${(err as Error).message}`);
+    }
+  }
+
+  /** The user's settings; the secret is made on first use. */
+  async settings(userId: string): Promise<WebhookSettings> {
+    const key = this.keys.webhookUser(userId);
+    let [url, secret] = await this.redis.hmget(key, 'url', 'secret');
+    if (!secret) {
+      // HSETNX: two first reads at once agree on one secret.
+      await this.redis.hsetnx(key, 'secret', newSecret());
+      [url, secret] = await this.redis.hmget(key, 'url', 'secret');
+    }
+    return { callback_url: url || null, secret: secret as string };
+  }
+
+  async setDefaultUrl(userId: string, url: string | null): Promise<WebhookSettings> {
+    const key = this.keys.webhookUser(userId);
+    if (url === null) await this.redis.hdel(key, 'url');
+    else await this.redis.hset(key, 'url', this.checkUrl(url));
+    return this.settings(userId);
+  }
+
+  /** A new secret, effective for every attempt from now on (queued ones included). */
+  async rotateSecret(userId: string): Promise<string> {
+    const secret = newSecret();
+    await this.redis.hset(this.keys.webhookUser(userId), 'secret', secret);
+    return secret;
+  }
+
+  /** Drops a user's settings (the user is removed). */
+  async forgetUser(userId: string): Promise<void> {
+    await this.redis.del(this.keys.webhookUser(userId));
+  }
+
+  /** The signing secret, for a delivery attempt. */
+  async secretOf(userId: string): Promise<string> {
+    return (await this.settings(userId)).secret;
+  }
+
+  /** A task's own callback URL (checked already), kept as long as the task. */
+  async setTaskUrl(ownerId: string, taskId: string, url: string): Promise<void> {
+    await this.redis.set(this.keys.webhookTask(ownerId, taskId), url, 'EX', this.opts.ttlSeconds);
+  }
+
+  /**
+   * Queues one event for `url`, or for the owner's default when `url` is null; nothing when there
+   * is neither. Returns whether it was queued. `subjectId` + `type` name the event: queuing the
+   * same again is a no-op while BullMQ remembers the job.
+   */
+  async enqueue(ev: {
+    ownerId: string;
+    subjectId: string;
+    url: string | null;
+    type: WebhookEventType | (string & {});
+    data: unknown;
+    time?: Date;
+  }): Promise<boolean> {
+    const url = ev.url ?? (await this.redis.hget(this.keys.webhookUser(ev.ownerId), 'url'));
+    if (!url) return false;
+    const messageId = `msg_${ev.subjectId}_${ev.type.replace(/\W/g, '_')}`;
+    const body = JSON.stringify({
+      type: ev.type,
+      timestamp: (ev.time ?? new Date()).toISOString(),
+      data: ev.data,
+    });
+    await this.redis.set(this.keys.webhookState(ev.subjectId), 'pending', 'EX', this.opts.ttlSeconds);
+    await this.queue.add(
+      ev.type,
+      { ownerId: ev.ownerId, subjectId: ev.subjectId, url, messageId, body },
+      {
+        jobId: messageId,
+        attempts: this.opts.attempts,
+        backoff: { type: 'exponential', delay: this.opts.backoffMs },
+        // The attempts are logged in our own keys; BullMQ's copies are bookkeeping only.
+        removeOnComplete: { age: 3600, count: 10_000 },
+        removeOnFail: { age: 24 * 3600, count: 10_000 },
+      },
+    );
+    return true;
+  }
+
+  /**
+   * The hook TaskService calls once a server task is final: the task's own callback URL, else
+   * the owner's default. Never throws (the task's outcome is recorded already); a failure to
+   * queue is logged.
+   */
+  async taskEnded(task: Task): Promise<void> {
+    if (!isFinalStatus(task.status) || task.source !== 'server') return;
+    try {
+      const ownerId = await this.redis.hget(this.keys.task(task.task_id), 'owner');
+      if (!ownerId) return;
+      // The task's own URL and the owner's default in one round trip (the common case: neither).
+      const [own, fallback] = await Promise.all([
+        this.redis.get(this.keys.webhookTask(ownerId, task.task_id)),
+        this.redis.hget(this.keys.webhookUser(ownerId), 'url'),
+      ]);
+      const url = own ?? fallback;
+      if (!url) return;
+      await this.enqueue({
+        ownerId,
+        subjectId: task.task_id,
+        url,
+        type: `task.${task.status}` as WebhookEventType,
+        data: task satisfies TaskWebhook['data'],
+        time: task.finished_at ? new Date(task.finished_at) : undefined,
+      });
+    } catch (err) {
+      this.log?.warn('could not queue the webhook of a task', { task_id: task.task_id, err });
+    }
+  }
+
+  /** Records one attempt; `final` sets the state (delivered or given up), else it stays pending. */
+  async record(subjectId: string, attempt: WebhookDelivery, final: 'delivered' | 'given_up' | null): Promise<void> {
+    const list = this.keys.webhookDeliveries(subjectId);
+    const m = this.redis
+      .multi()
+      .rpush(list, JSON.stringify(attempt))
+      .ltrim(list, -MAX_LOGGED_ATTEMPTS, -1)
+      .expire(list, this.opts.ttlSeconds);
+    if (final) m.set(this.keys.webhookState(subjectId), final, 'EX', this.opts.ttlSeconds);
+    await m.exec();
+  }
+
+  async deliveries(subjectId: string): Promise<WebhookDeliveryList> {
+    const [state, items] = await Promise.all([
+      this.redis.get(this.keys.webhookState(subjectId)),
+      this.redis.lrange(this.keys.webhookDeliveries(subjectId), 0, -1),
+    ]);
+    return {
+      state: (state as WebhookDeliveryList['state'] | null) ?? 'none',
+      items: items.map((s) => JSON.parse(s) as WebhookDelivery),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+/** An attempt's failure as the delivery log names it. */
+export function failureOf(err: unknown): Pick<WebhookDelivery, 'error' | 'message'> {
+  if (err instanceof OutboundError) return { error: err.kind, message: err.message };
+  return { error: 'network', message: err instanceof Error ? err.message : String(err) };
+}
