@@ -82,7 +82,7 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
   );
   const tasks = new TaskService(store, queue, blobs);
   // A task that ends queues its webhook, wherever it ends (worker: succeeded/failed; API: canceled).
-  tasks.onFinal = (task) => webhooks.taskEnded(task);
+  tasks.onFinal = (task, ownerId, url) => webhooks.taskEnded(task, ownerId, url);
   return {
     config,
     redis,

@@ -36,10 +36,11 @@ export type ClaimResult =
 
 export class TaskService {
   /**
-   * Called once per server task that became final (after the compare-and-set that made it so:
-   * exactly one transition succeeds), e.g. to queue its webhook. Must not throw.
+   * Called once per server task that became final and has a callback URL (its own, else its
+   * owner's default; read by the same script that made it final: exactly one transition
+   * succeeds), to queue its webhook. Must not throw.
    */
-  onFinal: ((task: Task) => Promise<void>) | undefined;
+  onFinal: ((task: Task, ownerId: string, callbackUrl: string) => Promise<void>) | undefined;
 
   constructor(
     readonly store: TaskStore,
@@ -219,7 +220,14 @@ export class TaskService {
     const owesPush = isFinalStatus(next.status) && next.source === 'server';
     const r = (await TRANSITION.run(
       this.redis,
-      [k.task(next.task_id), k.pushOutbox, k.inferenceSamples, k.pushSubscriptions(ownerId)],
+      [
+        k.task(next.task_id),
+        k.pushOutbox,
+        k.inferenceSamples,
+        k.pushSubscriptions(ownerId),
+        k.webhookUser(ownerId),
+        k.webhookTask(ownerId, next.task_id),
+      ],
       [
         next.status,
         JSON.stringify(next),
@@ -231,9 +239,10 @@ export class TaskService {
         INFERENCE_SAMPLES,
         ...TRANSITIONS[transition].from,
       ],
-    )) as number;
-    if (r === 1 && owesPush) await this.onFinal?.(next);
-    return r === 1 ? 'ok' : r === -1 ? 'missing' : 'conflict';
+    )) as [number, (string | null)?];
+    const [outcome, callbackUrl] = r;
+    if (outcome === 1 && owesPush && callbackUrl) await this.onFinal?.(next, ownerId, callbackUrl);
+    return outcome === 1 ? 'ok' : outcome === -1 ? 'missing' : 'conflict';
   }
 }
 

@@ -20,7 +20,6 @@ import type {
   WebhookSettings,
 } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
-import { isFinalStatus } from '../../shared/task-lifecycle.ts';
 import type { Logger } from '../log.ts';
 import { type OutboundClient, OutboundError } from '../net/outbound.ts';
 import type { Keys, RedisClient } from '../redis.ts';
@@ -156,22 +155,12 @@ export class WebhookService {
   }
 
   /**
-   * The hook TaskService calls once a server task is final: the task's own callback URL, else
-   * the owner's default. Never throws (the task's outcome is recorded already); a failure to
-   * queue is logged.
+   * The hook TaskService calls once a server task with a callback URL is final (the URL read by
+   * the script that made it final). Never throws (the task's outcome is recorded already); a
+   * failure to queue is logged.
    */
-  async taskEnded(task: Task): Promise<void> {
-    if (!isFinalStatus(task.status) || task.source !== 'server') return;
+  async taskEnded(task: Task, ownerId: string, url: string): Promise<void> {
     try {
-      const ownerId = await this.redis.hget(this.keys.task(task.task_id), 'owner');
-      if (!ownerId) return;
-      // The task's own URL and the owner's default in one round trip (the common case: neither).
-      const [own, fallback] = await Promise.all([
-        this.redis.get(this.keys.webhookTask(ownerId, task.task_id)),
-        this.redis.hget(this.keys.webhookUser(ownerId), 'url'),
-      ]);
-      const url = own ?? fallback;
-      if (!url) return;
       await this.enqueue({
         ownerId,
         subjectId: task.task_id,
