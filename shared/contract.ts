@@ -103,6 +103,20 @@ export const DetectParamsSchema = z
   .meta({ id: 'DetectParams' });
 export type DetectParams = z.infer<typeof DetectParamsSchema>;
 
+/**
+ * Where a task ran and why, as the client that routed it decided (the web app measures its own
+ * device and reads the server's /stats). Absent on tasks sent by programs that did not route.
+ */
+export const RouteDecisionSchema = z
+  .object({
+    chosen: TaskSourceSchema,
+    reason: z.string().max(300).meta({ description: 'The rule that decided, in words (shown to the user)' }),
+    device_estimate_ms: z.number().nonnegative().nullable(),
+    server_estimate_ms: z.number().nonnegative().nullable(),
+  })
+  .meta({ id: 'RouteDecision' });
+export type RouteDecision = z.infer<typeof RouteDecisionSchema>;
+
 export const TaskSchema = z
   .object({
     task_id: z.uuid(),
@@ -117,6 +131,7 @@ export const TaskSchema = z
     detections: z.array(DetectionSchema),
     timings: TimingsSchema,
     error: ErrorInfoSchema.nullable(),
+    route: RouteDecisionSchema.optional(),
   })
   .meta({ id: 'Task' });
 export type Task = z.infer<typeof TaskSchema>;

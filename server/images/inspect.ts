@@ -7,8 +7,8 @@
 import sharp from 'sharp';
 import type { ImageInfo } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
+import { readHeader, upright } from '../../shared/image-header.ts';
 import { describeUnsupported, type Sniffed, sniffImage } from '../../shared/sniff.ts';
-import { readHeader, upright } from './header.ts';
 import { structuralProblem } from './structure.ts';
 
 export interface ImageLimits {

@@ -7,6 +7,8 @@ import {
   DEFAULT_MIN_SCORE,
   type DetectParams,
   DetectParamsSchema,
+  type RouteDecision,
+  RouteDecisionSchema,
   type Task,
   TaskListSchema,
   TaskSchema,
@@ -64,6 +66,11 @@ const UploadForm = {
       format: 'uuid',
       description:
         'Optional: the client’s own id for the task (as on-device tasks have), which makes retries safe: sending the same task_id again answers with the task already made.',
+    },
+    route: {
+      type: 'string' as const,
+      description:
+        'Optional, JSON: the client’s routing decision (a RouteDecision: chosen, reason, device and server estimates), kept in the Task as `route`.',
     },
     callback_url: {
       type: 'string' as const,
@@ -216,6 +223,7 @@ export function taskRoutes(deps: TaskDeps) {
     const fields = new Map(parts.filter((p) => p.filename === undefined).map((p) => [p.name, p.data.toString('utf8')]));
     const params = parseParams(fields);
     const clientId = parseTaskId(fields);
+    const route = parseRoute(fields);
     const callbackUrl = fields.get('callback_url')
       ? deps.webhooks.checkUrl(fields.get('callback_url') as string)
       : null;
@@ -229,6 +237,7 @@ export function taskRoutes(deps: TaskDeps) {
       image: { width: info.width, height: info.height, sha256, mime: info.mime },
       params,
     });
+    if (route) task.route = route;
     // Kept before the task exists, so that it is there however fast the task ends; keyed by the
     // user, so naming another user's task id cannot redirect that task's webhook.
     if (callbackUrl) await deps.webhooks.setTaskUrl(user.id, task.task_id, callbackUrl);
@@ -315,6 +324,20 @@ function parseTaskId(fields: Map<string, string>): string | undefined {
   if (v === undefined || v === '') return undefined;
   if (!UUID.test(v)) throw new TwinlensError('invalid_request', 'task_id must be a lowercase UUID');
   return v;
+}
+
+function parseRoute(fields: Map<string, string>): RouteDecision | undefined {
+  const v = fields.get('route');
+  if (v === undefined || v === '') return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(v);
+  } catch {
+    throw new TwinlensError('invalid_request', 'route must be JSON (a RouteDecision)');
+  }
+  const parsed = RouteDecisionSchema.safeParse(json);
+  if (!parsed.success) throw new TwinlensError('invalid_request', `route: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
 }
 
 function parseParams(fields: Map<string, string>): DetectParams {

@@ -16,7 +16,8 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function openApp(baseUrl: string, opts: { webgpu: boolean }): Promise<Browser> {
+/** `init`: a script run in every page before the app's own (e.g. a replaced Battery Status API). */
+export async function openApp(baseUrl: string, opts: { webgpu: boolean; init?: string }): Promise<Browser> {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-chromium-'));
   const args = [
     '--headless=new',
@@ -36,6 +37,7 @@ export async function openApp(baseUrl: string, opts: { webgpu: boolean }): Promi
     deviceScaleFactor: 1,
     acceptDownloads: true,
   });
+  if (opts.init) await context.addInitScript(opts.init);
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(baseUrl);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });

@@ -1,4 +1,8 @@
-/** On-device detection in real Chromium: WebGPU (software adapter here), no upload, the shared contract. */
+/**
+ * On-device detection in real Chromium with a software WebGPU adapter (SwiftShader: what a
+ * machine without a GPU offers): the backends are measured and WebAssembly wins; no upload; the
+ * shared contract.
+ */
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TaskSchema } from '../../shared/contract.ts';
@@ -21,12 +25,16 @@ afterAll(async () => {
 });
 
 it(
-  '"On this device" runs the model on WebGPU in the worker: astronaut → person, nothing uploaded',
+  '"On this device" runs the backend measured fastest (WebAssembly, not software WebGPU): astronaut → person, nothing uploaded',
   async () => {
     const { page } = browser;
     await chooseRoute(page, 'device');
-    await page.waitForSelector('#where[data-backend]', { timeout: 120_000 });
-    expect(await page.getAttribute('#where', 'data-backend')).toBe('webgpu');
+    await page.waitForSelector('#where[data-measured]', { timeout: 120_000 });
+    expect(await page.getAttribute('#where', 'data-backend')).toBe('wasm');
+    // The route line says what was chosen and why: the others were measured slower (or stopped).
+    const line = (await page.textContent('#where')) ?? '';
+    expect(line).toMatch(/WebAssembly, \d+ ms per photo/);
+    expect(line).toMatch(/WebGPU (stopped after|\d)/);
     await page.setInputFiles('#files', path.join(FIXTURES, 'astronaut.png'));
     const id = await waitForNewestTask(page, ['succeeded', 'failed']);
     expect(await page.getAttribute(`li[data-task-id="${id}"]`, 'data-status')).toBe('succeeded');
@@ -37,7 +45,8 @@ it(
     const tasks = (await exportedTasks(page)).map((t) => TaskSchema.parse(t));
     const task = tasks.find((t) => t.task_id === id);
     expect(task?.source).toBe('device');
-    expect(task?.model?.backend).toBe('webgpu');
+    expect(task?.model?.backend).toBe('wasm');
+    expect(task?.route).toMatchObject({ chosen: 'device', reason: expect.stringMatching(/chosen/) });
     const person = task?.detections.find((d) => d.label === 'person');
     expect(person?.score).toBeGreaterThanOrEqual(0.5);
     expect(task?.image).toMatchObject({ width: 512, height: 512, mime: 'image/png' });

@@ -1,4 +1,4 @@
-/** The server path in real Chromium without WebGPU: Auto sends the photo to the queue; events bring the result. */
+/** The server path in real Chromium: "Server" sends the photo to the queue; events bring the result. */
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TaskSchema } from '../../shared/contract.ts';
@@ -18,9 +18,9 @@ afterAll(async () => {
   await browser?.close();
 });
 
-it('Auto without WebGPU: upload → queued → succeeded through the events, boxes drawn, source server', async () => {
+it('"Server": upload → queued → succeeded through the events, boxes drawn, source server', async () => {
   const { page } = browser;
-  await chooseRoute(page, 'auto');
+  await chooseRoute(page, 'server');
   await page.waitForSelector('#where[data-route="server"]');
   await logIn(page, ctx.sys.admin.username, ctx.sys.admin.password);
   await page.setInputFiles('#files', path.join(FIXTURES, 'astronaut.png'));

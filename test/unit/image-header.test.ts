@@ -1,8 +1,8 @@
 /** The upload path's own header reader agrees with libvips (sharp) on size and orientation. */
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { readHeader, upright } from '../../server/images/header.ts';
 import { structuralProblem } from '../../server/images/structure.ts';
+import { readHeader, upright } from '../../shared/image-header.ts';
 import { sniffImage } from '../../shared/sniff.ts';
 import { fixture } from '../helpers/api.ts';
 

@@ -1,13 +1,30 @@
 /**
- * The page: picks where each photo is detected (this device's GPU, or the server queue), keeps
- * every task in the history, and shows results. The model never runs on this thread.
+ * The page: routes each photo to where its result comes sooner — this device, on the backend
+ * measured fastest here, or the server queue — keeps every task in the history, and shows
+ * results. The model never runs on this thread. The rules are in routing/rules.ts, the
+ * measurement in detection/backends.ts.
  */
 import './zod-jitless.ts';
 import { Workbox } from 'workbox-window';
-import type { Task, User } from '../../shared/contract.ts';
+import type { RouteDecision, Stats, Task, User } from '../../shared/contract.ts';
+import {
+  BACKEND_NAMES,
+  type BackendResult,
+  candidates,
+  describeMeasurement,
+  deviceKey,
+  loadMeasurement,
+  MAX_AGE_MS,
+  type Measurement,
+  measureRest,
+  ranked,
+  saveMeasurement,
+  winner,
+} from './detection/backends.ts';
 import { DetectionClient } from './detection/client.ts';
 import type { DeviceBackend, GpuProbe } from './detection/protocol.ts';
-import { ApiError, followTask, login, logout, me, uploadTaskWithProgress } from './server/api.ts';
+import { type BatteryState, decideRoute, type RouteInput, splitAlbum } from './routing/rules.ts';
+import { ApiError, followTask, getStats, login, logout, me, uploadTaskWithProgress } from './server/api.ts';
 import { SYNC_TAG, uploadPending } from './server/pending.ts';
 import { enablePush } from './server/push.ts';
 import {
@@ -55,6 +72,12 @@ const progress = new Map<string, number>();
 let user: User | null = null;
 let probe: GpuProbe = { webgpu: 'none', adapter: null };
 let openTaskId: string | null = null;
+/** What the detection worker runs now, and how fast (ms per model pass, measured here). */
+let deviceRun: { backend: DeviceBackend; msPerPass: number } | null = null;
+let measurement: Measurement | null = null;
+/** Photos queued or running on the device; each waits for the one before (one model, one worker). */
+let deviceAhead = 0;
+let deviceQueue: Promise<unknown> = Promise.resolve();
 
 // ---- settings and status -------------------------------------------------------------------
 
@@ -65,7 +88,7 @@ function route(): Route {
 el.route.value = localStorage.getItem('twinlens.route') ?? 'auto';
 el.route.addEventListener('change', () => {
   localStorage.setItem('twinlens.route', route());
-  void describeRoute();
+  describeRoute();
 });
 
 // Diagnostics and benchmarks: `?backends=wasm` (or webgl, webgpu) narrows "On this device".
@@ -74,36 +97,140 @@ const onlyBackends = new URLSearchParams(location.search)
   ?.split(',')
   .filter((b): b is DeviceBackend => b === 'webgpu' || b === 'webgl' || b === 'wasm');
 
-function backendsFor(r: Route): DeviceBackend[] | null {
-  if (r === 'device') return onlyBackends?.length ? onlyBackends : ['webgpu', 'webgl', 'wasm'];
-  if (r === 'auto' && probe.webgpu === 'hardware') return ['webgpu'];
-  return null; // the server
-}
-
-async function describeRoute(): Promise<void> {
-  const backends = backendsFor(route());
-  if (!backends) {
-    const why =
-      route() === 'server'
-        ? 'as chosen'
-        : probe.webgpu === 'software'
-          ? 'this device’s GPU is a software one'
-          : 'this device has no WebGPU';
-    el.where.textContent = `Photos go to the server (${why}).${user ? '' : ' Log in to use it.'}`;
-    el.where.dataset.route = 'server';
+/** Loads the backend measured fastest here (or the likely winner on a first visit), then measures the rest. */
+async function prepareDevice(): Promise<void> {
+  const key = deviceKey(probe);
+  const offered = candidates(probe, onlyBackends);
+  const stored = await loadMeasurement(key);
+  const known = stored ? winner(stored) : undefined;
+  const order =
+    known && offered.includes(known.backend) ? [known.backend, ...offered.filter((b) => b !== known.backend)] : offered;
+  el.where.textContent = 'Loading the model on this device…';
+  for (const backend of order) {
+    try {
+      const loaded = await detection.load([backend]);
+      deviceRun = { backend, msPerPass: loaded.msPerPass };
+      el.where.dataset.readyMs = String(Math.round(loaded.loadMs + loaded.warmUpMs));
+      break;
+    } catch {
+      // Not here after all: the next one.
+    }
+  }
+  const fresh =
+    stored &&
+    Date.now() - stored.measuredAt < MAX_AGE_MS &&
+    offered.every((b) => stored.results.some((r) => r.backend === b));
+  if (fresh) {
+    measurement = stored;
+    el.where.dataset.measured = 'stored';
+    describeRoute();
     return;
   }
-  el.where.textContent = 'Loading the model on this device…';
-  el.where.dataset.route = 'device';
-  try {
-    const loaded = await detection.load(backends);
-    el.where.textContent = `Detecting on this device with ${loaded.model.backend}${probe.adapter && loaded.model.backend === 'webgpu' ? ` (${probe.adapter}${probe.webgpu === 'software' ? ', software' : ''})` : ''}; model ready in ${Math.round(loaded.loadMs + loaded.warmUpMs)} ms.`;
-    el.where.dataset.backend = loaded.model.backend;
-    el.where.dataset.readyMs = String(Math.round(loaded.loadMs + loaded.warmUpMs));
-  } catch (err) {
-    el.where.textContent = `This device cannot run the model: ${(err as Error).message}`;
-    el.where.dataset.backend = 'none';
+  const first: BackendResult[] = deviceRun
+    ? [{ backend: deviceRun.backend, msPerPass: deviceRun.msPerPass, elapsedMs: 0 }]
+    : [];
+  measurement = { key, measuredAt: Date.now(), results: first };
+  describeRoute();
+  void measureOthers(key, offered, first);
+}
+
+/** The other backends in throwaway workers, while photos run on the detection worker; a faster one is used at once. */
+async function measureOthers(key: string, offered: DeviceBackend[], first: BackendResult[]): Promise<void> {
+  const todo = offered.filter((b) => !first.some((r) => r.backend === b));
+  const results = await measureRest(todo, first, DetectionClient.measure, async (rs) => {
+    measurement = { key, measuredAt: Date.now(), results: rs };
+    const best = winner(measurement);
+    if (
+      best?.msPerPass != null &&
+      deviceRun &&
+      best.backend !== deviceRun.backend &&
+      best.msPerPass < deviceRun.msPerPass
+    ) {
+      const loaded = await detection.load([best.backend]);
+      deviceRun = { backend: best.backend, msPerPass: loaded.msPerPass };
+    }
+    describeRoute();
+  });
+  await saveMeasurement({ key, measuredAt: Date.now(), results });
+  el.where.dataset.measured = 'now';
+}
+
+function describeRoute(): void {
+  el.where.dataset.route = route();
+  if (route() === 'server') {
+    el.where.textContent = `Photos go to the server (as chosen).${user ? '' : ' Log in to use it.'}`;
+    return;
   }
+  if (!deviceRun) {
+    el.where.dataset.backend = 'none';
+    el.where.textContent = user
+      ? 'This device cannot run the model: photos go to the server.'
+      : 'This device cannot run the model: log in to send photos to the server.';
+    return;
+  }
+  el.where.dataset.backend = deviceRun.backend;
+  const measured = measurement ? describeMeasurement(measurement) : BACKEND_NAMES[deviceRun.backend];
+  const how =
+    route() === 'device'
+      ? 'On this device'
+      : user
+        ? 'Auto: each photo goes where its result comes sooner'
+        : 'Auto: on this device (log in to let the server share the work)';
+  el.where.textContent = `${how} · ${measured}.`;
+}
+
+// ---- routing inputs: the server's queue, the network, the battery ----------------------------
+
+let stats: { value: Stats | null; at: number } = { value: null, at: 0 };
+async function freshStats(): Promise<Stats | null> {
+  if (Date.now() - stats.at > 3000) stats = { value: await getStats().catch(() => null), at: Date.now() };
+  return stats.value;
+}
+
+/** Upload throughput (bytes/s) measured on this device's earlier uploads, smoothed. */
+let uploadBps = Number(localStorage.getItem('twinlens.uploadBps')) || null;
+function recordUpload(bytes: number, ms: number): void {
+  if (ms <= 0 || bytes < 10_000) return;
+  const bps = (bytes / ms) * 1000;
+  uploadBps = uploadBps ? 0.7 * uploadBps + 0.3 * bps : bps;
+  localStorage.setItem('twinlens.uploadBps', String(Math.round(uploadBps)));
+}
+
+interface NetworkInformationLike {
+  downlink?: number;
+  rtt?: number;
+  saveData?: boolean;
+  effectiveType?: string;
+}
+let battery: BatteryState | null = null;
+void (navigator as Navigator & { getBattery?: () => Promise<BatteryState & EventTarget> })
+  .getBattery?.()
+  .then((b) => {
+    const read = () => (battery = { level: b.level, charging: b.charging });
+    read();
+    b.addEventListener('levelchange', read);
+    b.addEventListener('chargingchange', read);
+  })
+  .catch(() => undefined);
+
+async function routeInput(bytes: number): Promise<RouteInput> {
+  const conn = (navigator as Navigator & { connection?: NetworkInformationLike }).connection;
+  // The browser's downlink (Mbit/s) as a first guess for the uplink until an upload is measured.
+  const guess = conn?.downlink ? (conn.downlink * 1e6) / 8 / 4 : null;
+  return {
+    mode: route(),
+    loggedIn: user !== null,
+    bytes,
+    device: { msPerPass: deviceRun?.msPerPass ?? null, backend: deviceRun?.backend ?? null, ahead: deviceAhead },
+    stats: user && route() === 'auto' ? await freshStats() : null,
+    network: {
+      uploadBytesPerSec: uploadBps ?? guess,
+      rttMs: conn?.rtt ?? 50,
+      saveData: conn?.saveData ?? false,
+      effectiveType: conn?.effectiveType ?? null,
+    },
+    battery,
+  };
 }
 
 async function refreshAccount(): Promise<void> {
@@ -146,7 +273,7 @@ el.loginForm.addEventListener('submit', async (e) => {
     el.loginError.textContent = '';
     el.login.close();
     await refreshAccount();
-    await describeRoute();
+    describeRoute();
     await sendPending();
   } catch (err) {
     el.loginError.textContent = (err as Error).message;
@@ -232,23 +359,40 @@ $('clear').addEventListener('click', async () => {
 // ---- running tasks --------------------------------------------------------------------------
 
 async function submit(files: Iterable<File>): Promise<void> {
-  for (const file of files) {
+  const list = [...files];
+  // An album: split between the device and the server so that the whole batch ends soonest.
+  let split: ('device' | 'server')[] | null = null;
+  if (list.length > 1 && route() === 'auto' && user && deviceRun) {
+    const { mode: _mode, bytes: _bytes, ...base } = await routeInput(0);
+    split = splitAlbum(
+      list.map((f) => ({ bytes: f.size })),
+      base,
+    );
+  }
+  for (const [i, file] of list.entries()) {
     try {
-      await submitOne(file);
+      await submitOne(file, split?.[i]);
     } catch (err) {
       el.where.textContent = `${file.name || 'That file'}: ${(err as Error).message}`;
     }
   }
 }
 
-async function submitOne(file: File): Promise<void> {
+async function submitOne(file: File, albumSide?: 'device' | 'server'): Promise<void> {
   const { image, thumbnail } = await inspect(file);
-  const backends = backendsFor(route());
-  const task = newTask(backends ? 'device' : 'server', image);
-  if (backends) {
+  let decision = decideRoute(await routeInput(file.size));
+  if (albumSide && albumSide !== decision.chosen) {
+    decision = {
+      ...decision,
+      chosen: albumSide,
+      reason: `album split between this device and the server (${decision.reason})`,
+    };
+  }
+  const task: Task = { ...newTask(decision.chosen, image), route: decision };
+  if (decision.chosen === 'device') {
     await putEntry({ task, image: file, thumbnail, updated_at: Date.now() });
     await refresh();
-    void runOnDevice(task, file, backends);
+    void runOnDevice(task, file);
   } else {
     await putEntry({
       task,
@@ -262,33 +406,91 @@ async function submitOne(file: File): Promise<void> {
   }
 }
 
-async function runOnDevice(task: Task, file: Blob, backends: DeviceBackend[]): Promise<void> {
+/** One photo on the device, after those before it; a failure moves it on (next backend, or the server). */
+function runOnDevice(task: Task, file: Blob): Promise<void> {
+  deviceAhead++;
+  const run = deviceQueue.then(() => detectOnDevice(task, file)).finally(() => deviceAhead--);
+  deviceQueue = run.catch(() => undefined);
+  return run;
+}
+
+async function detectOnDevice(task: Task, file: Blob): Promise<void> {
   const created = Date.parse(task.created_at);
   let current: Task = { ...task, status: 'running', started_at: new Date().toISOString() };
   await updateTask(current);
   await refresh();
-  try {
-    await detection.load(backends);
-    const r = await detection.detect(file, task.params);
-    const finished = new Date();
-    current = {
-      ...current,
-      status: 'succeeded',
-      finished_at: finished.toISOString(),
-      model: r.model,
-      detections: r.detections,
-      timings: {
-        queue_ms: Date.parse(current.started_at ?? task.created_at) - created,
-        inference_ms: Math.round(r.inferenceMs * 10) / 10,
-        total_ms: finished.getTime() - created,
-      },
-    };
-  } catch (err) {
+  const tried: DeviceBackend[] = [];
+  for (;;) {
+    if (!deviceRun) break;
+    tried.push(deviceRun.backend);
+    try {
+      // No answer in 10× the measured time counts as a failure (a lost device, a hung driver).
+      const r = await detection.detect(file, task.params, Math.max(2000, 10 * deviceRun.msPerPass));
+      const finished = new Date();
+      current = {
+        ...current,
+        status: 'succeeded',
+        finished_at: finished.toISOString(),
+        model: r.model,
+        detections: r.detections,
+        timings: {
+          queue_ms: Date.parse(current.started_at ?? task.created_at) - created,
+          inference_ms: Math.round(r.inferenceMs * 10) / 10,
+          total_ms: finished.getTime() - created,
+        },
+      };
+      break;
+    } catch (err) {
+      const why = `${BACKEND_NAMES[deviceRun.backend]} failed (${(err as Error).message})`;
+      const next = measurement
+        ? ranked(measurement.results).find((r) => r.msPerPass !== null && !tried.includes(r.backend))
+        : undefined;
+      if (next?.msPerPass != null) {
+        try {
+          const loaded = await detection.load([next.backend]);
+          deviceRun = { backend: next.backend, msPerPass: loaded.msPerPass };
+          current = {
+            ...current,
+            route: withReason(current.route, 'device', `${why}; ${BACKEND_NAMES[next.backend]} next`),
+          };
+          describeRoute();
+          continue;
+        } catch {
+          // Neither: on to the server, or a failure.
+        }
+      }
+      if (user) {
+        // The same task, now the server's: it keeps its id and says why it moved.
+        await changeEntry(task.task_id, (e) => ({
+          ...e,
+          task: {
+            ...current,
+            status: 'queued',
+            source: 'server',
+            started_at: null,
+            route: withReason(current.route, 'server', `${why}; sent to the server`),
+          },
+          pending: { params: task.params, attempts: 0 },
+        }));
+        await refresh();
+        await sendToServer(task.task_id);
+        return;
+      }
+      current = {
+        ...current,
+        status: 'failed',
+        finished_at: new Date().toISOString(),
+        error: { code: 'inference_failed', message: (err as Error).message },
+      };
+      break;
+    }
+  }
+  if (current.status === 'running') {
     current = {
       ...current,
       status: 'failed',
       finished_at: new Date().toISOString(),
-      error: { code: 'inference_failed', message: (err as Error).message },
+      error: { code: 'inference_failed', message: 'this device cannot run the model' },
     };
   }
   await updateTask(current);
@@ -296,31 +498,66 @@ async function runOnDevice(task: Task, file: Blob, backends: DeviceBackend[]): P
   if (!openTaskId || openTaskId === task.task_id) await openResult(task.task_id);
 }
 
+function withReason(r: RouteDecision | undefined, chosen: 'device' | 'server', reason: string): RouteDecision {
+  return { device_estimate_ms: null, server_estimate_ms: null, ...r, chosen, reason };
+}
+
 /** Uploads one waiting server-route task (with progress), then follows it to the end. */
 async function sendToServer(taskId: string): Promise<void> {
   const entry = await getEntry(taskId);
   if (!entry?.pending) return;
-  if (!navigator.onLine) return scheduleSync();
+  // Offline, a refusal, no login: Auto detects here instead (the same task), "Server" waits.
+  const toDevice = async (reason: string) => {
+    if (route() === 'server' || !deviceRun) return false;
+    await changeEntry(taskId, (e) => ({
+      ...e,
+      pending: undefined,
+      task: { ...e.task, source: 'device', route: withReason(e.task.route, 'device', reason) },
+    }));
+    await runOnDevice(
+      { ...entry.task, source: 'device', route: withReason(entry.task.route, 'device', reason) },
+      entry.image,
+    );
+    return true;
+  };
+  if (!navigator.onLine) {
+    if (await toDevice('offline: detected on this device')) return;
+    return scheduleSync();
+  }
   if (!user) {
+    if (await toDevice('not logged in: detected on this device')) return;
     el.login.showModal();
     return;
   }
   try {
     progress.set(taskId, 0);
-    const task = await uploadTaskWithProgress(taskId, entry.image, entry.pending.params, (p) => {
-      progress.set(taskId, p);
-      void refresh();
-    });
+    const started = performance.now();
+    const task = await uploadTaskWithProgress(
+      taskId,
+      entry.image,
+      entry.pending.params,
+      (p) => {
+        progress.set(taskId, p);
+        void refresh();
+      },
+      entry.task.route,
+    );
+    recordUpload(entry.image.size, performance.now() - started);
     progress.delete(taskId);
     await changeEntry(taskId, (current) => ({ ...current, task: later(current.task, task), pending: undefined }));
     await refresh();
     await follow(taskId);
   } catch (err) {
     progress.delete(taskId);
-    if (err instanceof ApiError && err.status === 0) return scheduleSync();
+    if (err instanceof ApiError && (err.status === 0 || err.status === 503 || err.status === 429)) {
+      const what = err.status === 0 ? 'the server cannot be reached' : `the server answered ${err.status} ${err.code}`;
+      if (await toDevice(`${what}: detected on this device`)) return;
+      if (err.status === 0) return scheduleSync();
+    }
     if (err instanceof ApiError && err.status === 401) {
       user = null;
       await refreshAccount();
+      if (await toDevice('logged out: detected on this device')) return;
       el.login.showModal();
       return;
     }
@@ -422,7 +659,9 @@ async function start(): Promise<void> {
   await refresh();
   probe = await detection.probe();
   await refreshAccount();
-  await describeRoute();
+  await prepareDevice().catch((err) => {
+    el.where.textContent = `This device cannot run the model: ${(err as Error).message}`;
+  });
   await sendPending();
   await resumeFollowing();
   const wanted = new URLSearchParams(location.search).get('task');

@@ -41,15 +41,48 @@ export class DetectionClient {
     return this.loaded;
   }
 
+  /**
+   * Measures one backend in a throwaway worker, so the photos keep running on this one meanwhile.
+   * Stopped (terminated) after `budgetMs`: a backend that slow has lost already. Null when it
+   * failed or was stopped.
+   */
+  static measure(backend: DeviceBackend, budgetMs: number): Promise<Reply<'measured'> | null> {
+    const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: `measure-${backend}` });
+    return new Promise<Reply<'measured'> | null>((resolve) => {
+      const timer = setTimeout(() => resolve(null), budgetMs);
+      worker.onmessage = (e: MessageEvent<FromWorker>) => {
+        clearTimeout(timer);
+        resolve(e.data.type === 'measured' ? e.data : null);
+      };
+      worker.onerror = () => {
+        clearTimeout(timer);
+        resolve(null);
+      };
+      worker.postMessage({ type: 'measure', id: 1, backend } satisfies ToWorker);
+    }).finally(() => worker.terminate());
+  }
+
+  /** `timeoutMs`: no answer by then counts as a failure (the caller falls back). */
   async detect(
     image: Blob,
     params: DetectParams,
+    timeoutMs = Number.POSITIVE_INFINITY,
   ): Promise<{ detections: Detection[]; inferenceMs: number; width: number; height: number; model: ModelInfo }> {
     if (!this.loaded) throw new Error('load the model first');
     const { model } = await this.loaded;
     // createImageBitmap applies EXIF orientation, as the server does.
     const bitmap = await createImageBitmap(image, { imageOrientation: 'from-image' });
-    const r = await this.call<'detected'>({ type: 'detect', bitmap, params }, [bitmap]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      if (Number.isFinite(timeoutMs))
+        timer = setTimeout(
+          () => reject(new Error(`no answer from the model in ${Math.round(timeoutMs)} ms`)),
+          timeoutMs,
+        );
+    });
+    const r = await Promise.race([this.call<'detected'>({ type: 'detect', bitmap, params }, [bitmap]), late]).finally(
+      () => clearTimeout(timer),
+    );
     return { detections: r.detections, inferenceMs: r.inferenceMs, width: r.width, height: r.height, model };
   }
 }

@@ -12,10 +12,13 @@ export type DeviceBackend = 'webgpu' | 'webgl' | 'wasm';
 export type ToWorker =
   | { type: 'probe'; id: number }
   | { type: 'load'; id: number; backends: DeviceBackend[] }
+  /** Loads one backend and the model, warms up, and times model passes: a throwaway worker's job. */
+  | { type: 'measure'; id: number; backend: DeviceBackend }
   | { type: 'detect'; id: number; bitmap: ImageBitmap; params: DetectParams };
 
 export type FromWorker =
   | { type: 'probed'; id: number; probe: GpuProbe }
-  | { type: 'loaded'; id: number; model: ModelInfo; loadMs: number; warmUpMs: number }
+  | { type: 'loaded'; id: number; model: ModelInfo; loadMs: number; warmUpMs: number; msPerPass: number }
+  | { type: 'measured'; id: number; backend: DeviceBackend; msPerPass: number; loadMs: number; warmUpMs: number }
   | { type: 'detected'; id: number; detections: Detection[]; inferenceMs: number; width: number; height: number }
   | { type: 'error'; id: number; message: string };

@@ -3,52 +3,45 @@
  * task's progress by Server-Sent Events, with long polling when events are not available.
  * Works in the page and in the service worker (no DOM needed except XHR for upload progress).
  */
-import { type Task, TaskSchema, type User, UserSchema } from '../../../shared/contract.ts';
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { TwinlensApiError as ApiError, TwinlensClient } from '../../../shared/client/twinlens-client.ts';
+import { type RouteDecision, type Stats, type Task, TaskSchema, type User } from '../../../shared/contract.ts';
+import { stripMetadata } from '../../../shared/strip-metadata.ts';
+import { isFinalStatus } from '../../../shared/task-lifecycle.ts';
 
-async function errorOf(res: Response): Promise<ApiError> {
-  const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
-  return new ApiError(res.status, body?.error?.code ?? 'http_error', body?.error?.message ?? `HTTP ${res.status}`);
-}
+export { ApiError };
 
-export async function me(): Promise<User | null> {
-  const res = await fetch('/api/v1/auth/me', { credentials: 'same-origin' });
-  if (res.status === 401) return null;
-  if (!res.ok) throw await errorOf(res);
-  return UserSchema.parse(await res.json());
+/** The typed client on the page's own origin, with the session cookie. */
+const client = new TwinlensClient();
+
+export function me(): Promise<User | null> {
+  return client.me();
 }
 
 export async function login(username: string, password: string): Promise<User> {
-  const res = await fetch('/api/v1/auth/login', {
-    method: 'POST',
-    credentials: 'same-origin',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password }),
-  });
-  if (!res.ok) throw await errorOf(res);
-  return UserSchema.parse(((await res.json()) as { user: unknown }).user);
+  return (await client.login(username, password)).user;
 }
 
 export async function logout(): Promise<void> {
-  await fetch('/api/v1/auth/logout', { method: 'POST', credentials: 'same-origin' });
+  await client.logout().catch(() => undefined);
 }
 
-function formFor(taskId: string, image: Blob, params: { min_score: number; max_detections: number }): FormData {
-  const form = new FormData();
-  form.set('task_id', taskId);
-  form.set('min_score', String(params.min_score));
-  form.set('max_detections', String(params.max_detections));
-  form.set('image', image, 'image');
-  return form;
+/**
+ * The upload form. The photo leaves without its location and other personal metadata (orientation
+ * kept: shared/strip-metadata.ts); `route`: where and why the page sent it (kept in the Task).
+ */
+async function formFor(
+  taskId: string,
+  image: Blob,
+  params: { min_score: number; max_detections: number },
+  route?: RouteDecision,
+): Promise<FormData> {
+  const clean = stripMetadata(new Uint8Array(await image.arrayBuffer()));
+  return client.uploadForm(new Blob([clean as Uint8Array<ArrayBuffer>], { type: image.type }), {
+    taskId,
+    params,
+    route,
+  });
 }
 
 /** Upload with fetch (service worker, background sync). The task id is ours: retrying is safe. */
@@ -56,14 +49,10 @@ export async function uploadTask(
   taskId: string,
   image: Blob,
   params: { min_score: number; max_detections: number },
+  route?: RouteDecision,
 ): Promise<Task> {
-  const res = await fetch('/api/v1/tasks', {
-    method: 'POST',
-    credentials: 'same-origin',
-    body: formFor(taskId, image, params),
-  });
-  if (!res.ok) throw await errorOf(res);
-  return TaskSchema.parse(await res.json());
+  const form = await formFor(taskId, image, params, route);
+  return TaskSchema.parse(await (await client.request('POST', '/api/v1/tasks', { body: form })).json());
 }
 
 /** Upload with XMLHttpRequest, for its upload progress events (the page). */
@@ -72,7 +61,12 @@ export function uploadTaskWithProgress(
   image: Blob,
   params: { min_score: number; max_detections: number },
   onProgress: (fraction: number) => void,
+  route?: RouteDecision,
 ): Promise<Task> {
+  return formFor(taskId, image, params, route).then((form) => sendWithProgress(form, onProgress));
+}
+
+function sendWithProgress(form: FormData, onProgress: (fraction: number) => void): Promise<Task> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/api/v1/tasks');
@@ -90,21 +84,18 @@ export function uploadTaskWithProgress(
         reject(new ApiError(xhr.status, e?.code ?? 'http_error', e?.message ?? `HTTP ${xhr.status}`));
       }
     };
-    xhr.send(formFor(taskId, image, params));
+    xhr.send(form);
   });
 }
 
-export async function getTask(taskId: string, waitSeconds = 0): Promise<Task> {
-  const res = await fetch(`/api/v1/tasks/${taskId}${waitSeconds ? `?wait=${waitSeconds}` : ''}`, {
-    credentials: 'same-origin',
-  }).catch(() => {
-    throw new ApiError(0, 'network', 'the network is unavailable');
-  });
-  if (!res.ok) throw await errorOf(res);
-  return TaskSchema.parse(await res.json());
+/** The queue's figures for routing (GET /api/v1/stats); null when the server does not answer. */
+export function getStats(): Promise<Stats | null> {
+  return client.stats().catch(() => null);
 }
 
-const FINAL = new Set(['succeeded', 'failed', 'canceled']);
+export function getTask(taskId: string, waitSeconds = 0): Promise<Task> {
+  return client.task(taskId, waitSeconds);
+}
 
 /**
  * Follows a server task until it is final: Server-Sent Events first; if the stream cannot be
@@ -116,7 +107,7 @@ export function followTask(taskId: string, onTask: (t: Task) => void): Promise<T
     const done = (t: Task) => {
       last = t;
       onTask(t);
-      if (FINAL.has(t.status)) {
+      if (isFinalStatus(t.status)) {
         source?.close();
         resolve(t);
         return true;
@@ -146,7 +137,7 @@ export function followTask(taskId: string, onTask: (t: Task) => void): Promise<T
     source.onerror = () => {
       // Closed after the final event, or never opened (old proxy, no route): fall back to polling.
       source?.close();
-      if (!last || !FINAL.has(last.status)) void poll();
+      if (!last || !isFinalStatus(last.status)) void poll();
     };
   });
 }

@@ -16,7 +16,7 @@ export async function uploadPending(): Promise<Task[]> {
     const pending = entry.pending;
     if (!pending) continue;
     try {
-      const task = await uploadTask(entry.task.task_id, entry.image, pending.params);
+      const task = await uploadTask(entry.task.task_id, entry.image, pending.params, entry.task.route);
       // The other sender (page or service worker) may have sent it too and followed it further.
       await changeEntry(task.task_id, (current) => ({
         ...current,

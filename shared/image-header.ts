@@ -5,7 +5,7 @@
  * file, on every upload. Returns null when the header is not one it reads (the caller then asks
  * the library).
  */
-import type { Sniffed } from '../../shared/sniff.ts';
+import type { Sniffed } from './sniff.ts';
 
 export interface Header {
   /** As stored, before orientation. */
@@ -16,7 +16,7 @@ export interface Header {
 }
 
 export function readHeader(bytes: Uint8Array, kind: Sniffed['extension']): Header | null {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const b = new Bytes(bytes);
   try {
     if (kind === 'png') return png(b);
     if (kind === 'jpg') return jpeg(b);
@@ -33,7 +33,7 @@ export function upright(h: Header): { width: number; height: number } {
     : { width: h.width, height: h.height };
 }
 
-function png(b: Buffer): Header | null {
+function png(b: Bytes): Header | null {
   if (b.toString('latin1', 12, 16) !== 'IHDR') return null;
   const width = b.readUInt32BE(16);
   const height = b.readUInt32BE(20);
@@ -49,11 +49,11 @@ function png(b: Buffer): Header | null {
   return { width, height, orientation };
 }
 
-function jpeg(b: Buffer): Header | null {
+function jpeg(b: Bytes): Header | null {
   let orientation = 1;
   for (let offset = 2; offset + 4 <= b.length; ) {
-    if (b[offset] !== 0xff) return null;
-    const marker = b[offset + 1] as number;
+    if (b.at(offset) !== 0xff) return null;
+    const marker = b.at(offset + 1);
     if (marker === 0xff) {
       offset++;
       continue;
@@ -73,7 +73,7 @@ function jpeg(b: Buffer): Header | null {
   return null;
 }
 
-function webp(b: Buffer): Header | null {
+function webp(b: Bytes): Header | null {
   let size: { width: number; height: number } | null = null;
   let orientation = 1;
   const end = Math.min(b.length, 8 + b.readUInt32LE(4));
@@ -99,7 +99,7 @@ function webp(b: Buffer): Header | null {
 }
 
 /** The Orientation tag (0x0112) of IFD0 in a TIFF structure at [start, end), 1 when absent. */
-function tiffOrientation(b: Buffer, start: number, end: number): number {
+function tiffOrientation(b: Bytes, start: number, end: number): number {
   const order = b.toString('latin1', start, start + 2);
   if (order !== 'II' && order !== 'MM') return 1;
   const le = order === 'II';
@@ -117,4 +117,40 @@ function tiffOrientation(b: Buffer, start: number, end: number): number {
     }
   }
   return 1;
+}
+
+/**
+ * The few reads the headers need, over plain bytes (the browser has no Buffer). Reads past the
+ * end throw, as Buffer's do, so a truncated header falls back to the library.
+ */
+class Bytes {
+  private readonly v: DataView;
+  constructor(private readonly u: Uint8Array) {
+    this.v = new DataView(u.buffer, u.byteOffset, u.byteLength);
+  }
+  get length(): number {
+    return this.u.length;
+  }
+  at(i: number): number {
+    return this.v.getUint8(i);
+  }
+  toString(_encoding: 'latin1', start: number, end: number): string {
+    if (end > this.u.length) throw new RangeError('past the end');
+    return String.fromCharCode(...this.u.subarray(start, end));
+  }
+  readUInt16BE(i: number): number {
+    return this.v.getUint16(i);
+  }
+  readUInt16LE(i: number): number {
+    return this.v.getUint16(i, true);
+  }
+  readUInt32BE(i: number): number {
+    return this.v.getUint32(i);
+  }
+  readUInt32LE(i: number): number {
+    return this.v.getUint32(i, true);
+  }
+  readUIntLE(i: number, byteLength: 3): number {
+    return this.v.getUint8(i) | (this.v.getUint8(i + 1) << 8) | (this.v.getUint8(i + byteLength - 1) << 16);
+  }
 }

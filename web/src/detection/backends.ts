@@ -1,0 +1,132 @@
+/**
+ * Which TensorFlow.js backend runs the model fastest on this device, measured with the model itself
+ * (never guessed from "has a GPU": a software WebGPU or WebGL adapter is 50–80× slower than
+ * WebAssembly on the same CPU), and remembered per device, browser and model version in IndexedDB
+ * so that a later visit loads only the winner.
+ *
+ * First visit: the likely winner (WebGPU on a hardware adapter, else WebAssembly) is loaded in the
+ * detection worker and timed there, so the first photo runs at once; the other candidates are then
+ * measured one by one in throwaway workers, each stopped as soon as it has taken longer than
+ * STOP_FACTOR × the best time so far (it has lost whatever it would measure).
+ */
+import { type DBSchema, openDB } from 'idb';
+import { CENTERNET } from '../../../shared/detector/model-files.ts';
+import type { DeviceBackend, GpuProbe } from './protocol.ts';
+
+export interface BackendResult {
+  backend: DeviceBackend;
+  /** ms per model pass after warm-up; null when it failed or was stopped. */
+  msPerPass: number | null;
+  /** 'stopped': slower than the best by far, measuring ended early; 'failed': it does not run here. */
+  note?: 'stopped' | 'failed';
+  /** How long measuring it took (to the stop, for a stopped one). */
+  elapsedMs: number;
+}
+
+export interface Measurement {
+  key: string;
+  measuredAt: number;
+  results: BackendResult[];
+}
+
+/** A record older than this is used at once, then measured again in the background. */
+export const MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+/** A candidate still loading or warming up after this many times the best per-pass time is stopped. */
+export const STOP_FACTOR = 10;
+/** …but never before this (loading the model and compiling kernels takes a moment on any backend). */
+export const MIN_BUDGET_MS = 3000;
+
+export const BACKEND_NAMES: Record<DeviceBackend, string> = { wasm: 'WebAssembly', webgl: 'WebGL', webgpu: 'WebGPU' };
+
+interface DeviceDb extends DBSchema {
+  measurements: { key: string; value: Measurement };
+}
+
+const db = () =>
+  openDB<DeviceDb>('twinlens-device', 1, {
+    upgrade(d) {
+      d.createObjectStore('measurements', { keyPath: 'key' });
+    },
+  });
+
+/** What identifies a measurement: this browser on this device (GPU adapter) and the model's version. */
+export function deviceKey(probe: GpuProbe): string {
+  return [navigator.userAgent, probe.adapter ?? 'no-webgpu', `${CENTERNET.name}@${CENTERNET.version}`].join(' | ');
+}
+
+export async function loadMeasurement(key: string): Promise<Measurement | undefined> {
+  return (await db()).get('measurements', key).catch(() => undefined);
+}
+
+export async function saveMeasurement(m: Measurement): Promise<void> {
+  await (await db()).put('measurements', m);
+}
+
+/** The backends this browser offers, the likely winner first. */
+export function candidates(probe: GpuProbe, only?: DeviceBackend[]): DeviceBackend[] {
+  const offered: DeviceBackend[] = probe.webgpu === 'hardware' ? ['webgpu', 'wasm'] : ['wasm'];
+  if (probe.webgpu === 'software') offered.push('webgpu');
+  if (hasWebGl2()) offered.push('webgl');
+  return only?.length ? offered.filter((b) => only.includes(b)) : offered;
+}
+
+function hasWebGl2(): boolean {
+  try {
+    return !!new OffscreenCanvas(1, 1).getContext('webgl2');
+  } catch {
+    return false;
+  }
+}
+
+/** Fastest first; those that did not finish last. */
+export function ranked(results: BackendResult[]): BackendResult[] {
+  return [...results].sort(
+    (a, b) => (a.msPerPass ?? Number.POSITIVE_INFINITY) - (b.msPerPass ?? Number.POSITIVE_INFINITY),
+  );
+}
+
+export function winner(m: Pick<Measurement, 'results'>): BackendResult | undefined {
+  const best = ranked(m.results)[0];
+  return best?.msPerPass != null ? best : undefined;
+}
+
+const fmt = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
+
+/** "WebAssembly, 118 ms per photo; WebGPU stopped after 3.0 s; WebGL 2.8 s" */
+export function describeMeasurement(m: Pick<Measurement, 'results'>): string {
+  return ranked(m.results)
+    .map((r, i) => {
+      const name = BACKEND_NAMES[r.backend];
+      if (r.msPerPass !== null)
+        return i === 0 ? `${name}, ${fmt(r.msPerPass)} per photo` : `${name} ${fmt(r.msPerPass)}`;
+      return r.note === 'stopped' ? `${name} stopped after ${fmt(r.elapsedMs)} (slower)` : `${name} does not run here`;
+    })
+    .join('; ');
+}
+
+/**
+ * Measures the backends not measured yet, one at a time, each with a budget set by the best so
+ * far; calls `onResult` after each (so a faster backend is used as soon as it is known).
+ */
+export async function measureRest(
+  todo: DeviceBackend[],
+  known: BackendResult[],
+  measure: (b: DeviceBackend, budgetMs: number) => Promise<{ msPerPass: number } | null>,
+  onResult: (results: BackendResult[]) => Promise<void> | void,
+): Promise<BackendResult[]> {
+  const results = [...known];
+  for (const backend of todo) {
+    const best = winner({ results })?.msPerPass ?? null;
+    const budget = best === null ? 120_000 : Math.max(MIN_BUDGET_MS, STOP_FACTOR * best);
+    const started = performance.now();
+    const r = await measure(backend, budget);
+    const elapsedMs = performance.now() - started;
+    results.push(
+      r
+        ? { backend, msPerPass: r.msPerPass, elapsedMs }
+        : { backend, msPerPass: null, note: elapsedMs >= budget - 50 ? 'stopped' : 'failed', elapsedMs },
+    );
+    await onResult(results);
+  }
+  return results;
+}
