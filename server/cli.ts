@@ -1,15 +1,19 @@
+#!/usr/bin/env node
 /**
+ * `twinlens detect <files or folders…> --server URL` (server/cli/detect.ts), and the operator's
  * `npm run cli -- users add <name> [--admin]`, `users list`, `users remove <name>`.
  * A new user's password comes from stdin when piped (`echo pw | npm run cli -- users add bob`),
  * else one is generated and printed once.
  */
 
 import { generatePassword } from './auth/passwords.ts';
+import { DETECT_USAGE } from './cli/usage.ts';
 import { composeServices } from './compose.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 
 const USAGE = `usage:
+  twinlens detect <files or folders…> --server URL | --local   (twinlens detect --help)
   npm run cli -- users list
   npm run cli -- users add <username> [--admin]   (password from stdin if piped, else generated)
   npm run cli -- users remove <username>`;
@@ -25,6 +29,18 @@ async function readStdin(): Promise<string | undefined> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'detect') {
+    if (argv.includes('--help')) {
+      process.stdout.write(`${DETECT_USAGE}\n`);
+      return 0;
+    }
+    // Loaded only here: the users commands need no model, no sharp.
+    const { runDetect } = await import('./cli/detect.ts');
+    return runDetect(argv.slice(1)).catch((err: Error) => {
+      process.stderr.write(`twinlens detect: ${err.message}\n`);
+      return 1;
+    });
+  }
   const [group, cmd, name, ...flags] = argv;
   if (group !== 'users' || !cmd) {
     process.stderr.write(`${USAGE}\n`);

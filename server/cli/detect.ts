@@ -1,0 +1,275 @@
+/**
+ * `twinlens detect <files or folders…> --server URL`: a folder of photos through a Twinlens
+ * server (or `--local`: the same detector in this process, no server), with a progress bar, the
+ * results as COCO JSON or CSV, optionally the annotated images.
+ *
+ * Resumable: a state file beside the output (`<out>.state.json`) records each photo by the
+ * SHA-256 of its bytes with the task id chosen for it *before* it is sent; a run that is
+ * interrupted and started again sends nothing twice (a photo whose upload may have reached the
+ * server is sent again with the same task id, which the server answers with the task it has) and
+ * follows the tasks that were not finished.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { TwinlensApiError, TwinlensClient } from '../../shared/client/twinlens-client.ts';
+import { type DetectParams, DetectParamsSchema, type Task } from '../../shared/contract.ts';
+import { CENTERNET } from '../../shared/detector/model-files.ts';
+import { toCoco } from '../../shared/export/coco.ts';
+import { toCsv } from '../../shared/export/csv.ts';
+import { isFinalStatus, newTask } from '../../shared/task-lifecycle.ts';
+import { loadConfig } from '../config.ts';
+import { decodeForModel } from '../images/decode.ts';
+import { inspectImage } from '../images/inspect.ts';
+import { createLogger } from '../log.ts';
+import { type ModelRunner, startModelRunner } from '../model/runner.ts';
+import { Progress } from './progress.ts';
+import { DETECT_USAGE } from './usage.ts';
+
+const IMAGE_EXT = /\.(jpe?g|png|webp)$/i;
+
+interface Entry {
+  file: string;
+  task_id: string;
+  task?: Task;
+}
+interface State {
+  version: 1;
+  entries: Record<string, Entry>;
+}
+
+export async function runDetect(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      server: { type: 'string' },
+      token: { type: 'string' },
+      user: { type: 'string' },
+      local: { type: 'boolean', default: false },
+      out: { type: 'string', default: 'twinlens-results.json' },
+      format: { type: 'string' },
+      annotated: { type: 'string' },
+      concurrency: { type: 'string', default: '4' },
+      'min-score': { type: 'string' },
+    },
+  });
+  if (positionals.length === 0 || (!values.server && !values.local)) {
+    process.stderr.write(`${DETECT_USAGE}\n`);
+    return 2;
+  }
+  const format = values.format ?? (values.out.toLowerCase().endsWith('.csv') ? 'csv' : 'coco');
+  if (format !== 'coco' && format !== 'csv') throw new Error(`--format must be coco or csv, not ${format}`);
+  const params = DetectParamsSchema.parse({
+    ...(values['min-score'] ? { min_score: Number(values['min-score']) } : {}),
+  });
+  const files = collect(positionals);
+  if (files.length === 0) throw new Error('no JPEG, PNG or WebP files there');
+  const concurrency = Math.max(1, Math.min(64, Number(values.concurrency) || 4));
+
+  const statePath = `${values.out}.state.json`;
+  const state = readState(statePath);
+  const save = () => writeAtomically(statePath, JSON.stringify(state));
+
+  const run = values.local
+    ? await localRunner(params)
+    : await remoteRunner(values.server as string, values.token ?? process.env.TWINLENS_TOKEN, values.user, params);
+  const progress = new Progress(files.length, process.stderr);
+  const byFile: Task[] = new Array(files.length);
+  let next = 0;
+  let sent = 0;
+  let failed = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: values.local ? 1 : concurrency }, async () => {
+        for (let i = next++; i < files.length; i = next++) {
+          const file = files[i] as string;
+          const bytes = fs.readFileSync(file);
+          const sha = createHash('sha256').update(bytes).digest('hex');
+          let entry = state.entries[sha];
+          if (!entry) {
+            entry = { file, task_id: randomUUID() };
+            state.entries[sha] = entry;
+            save(); // the id is kept before anything is sent
+          }
+          if (!entry.task || !isFinalStatus(entry.task.status)) {
+            try {
+              entry.task = await run.detect(bytes, entry, () => {
+                sent++;
+                save(); // sent: a rerun follows this task instead of sending the photo again
+              });
+            } catch (err) {
+              failed++;
+              progress.note(`${file}: ${(err as Error).message}`);
+              progress.tick();
+              continue;
+            }
+            save();
+          }
+          byFile[i] = entry.task;
+          if (values.annotated && entry.task.status === 'succeeded')
+            await run.annotated(entry, bytes, values.annotated);
+          progress.tick();
+        }
+      }),
+    );
+  } finally {
+    progress.done();
+    await run.close();
+  }
+
+  const tasks = byFile.filter((t): t is Task => t !== undefined);
+  const names = new Map(tasks.map((t, i) => [t.task_id, path.relative(process.cwd(), files[i] ?? t.task_id)]));
+  const out =
+    format === 'csv'
+      ? toCsv(tasks, { fileNames: names })
+      : `${JSON.stringify(toCoco(tasks, { fileNames: names }), null, 1)}\n`;
+  writeAtomically(values.out, out);
+  const detections = tasks.reduce((n, t) => n + t.detections.length, 0);
+  process.stderr.write(
+    `${tasks.length} photo(s), ${detections} detection(s) → ${values.out} (${format}); ${sent} sent this run, ${files.length - tasks.length} failed${failed ? ` (${failed} this run)` : ''}\n`,
+  );
+  return tasks.length === files.length ? 0 : 1;
+}
+
+interface Runner {
+  detect(bytes: Buffer, entry: Entry, onSent: () => void): Promise<Task>;
+  annotated(entry: Entry, bytes: Buffer, dir: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function remoteRunner(
+  server: string,
+  token: string | undefined,
+  user: string | undefined,
+  params: DetectParams,
+): Promise<Runner> {
+  const client = new TwinlensClient({ baseUrl: server, token });
+  if (!token) {
+    if (!user || !process.stdin.isTTY)
+      throw new Error('a token is needed: --token, TWINLENS_TOKEN, or --user on a terminal');
+    await client.login(user, await promptPassword(`password for ${user}: `));
+  }
+  return {
+    async detect(bytes, entry, onSent) {
+      for (;;) {
+        try {
+          if (!entry.task) {
+            const filename = path.basename(entry.file);
+            entry.task = await client.upload(bytes, { taskId: entry.task_id, params, filename });
+            onSent();
+          }
+          return await client.waitForTask(entry.task_id, { timeoutMs: 30 * 60_000 });
+        } catch (err) {
+          // The server busy or away for a moment: as it asks, then again.
+          if (err instanceof TwinlensApiError && (err.status === 429 || err.status === 503 || err.status === 0)) {
+            await new Promise((r) => setTimeout(r, 1000 * (err.retryAfter ?? 2)));
+            continue;
+          }
+          if (err instanceof TwinlensApiError && err.status === 404 && entry.task) {
+            entry.task = undefined; // gone from the server (expired or deleted): send it again
+            entry.task_id = randomUUID();
+            continue;
+          }
+          throw err;
+        }
+      }
+    },
+    async annotated(entry, _bytes, dir) {
+      fs.mkdirSync(dir, { recursive: true });
+      const jpeg = await client.annotated(entry.task_id);
+      fs.writeFileSync(path.join(dir, `${path.parse(entry.file).name}.jpg`), jpeg);
+    },
+    async close() {},
+  };
+}
+
+/** The worker's own path, in this process: inspect, decode once, the model thread. */
+async function localRunner(params: DetectParams): Promise<Runner> {
+  const config = loadConfig();
+  const log = createLogger({ service: 'cli' }, 'warn');
+  const model: ModelRunner = await startModelRunner({ ...config, MODEL: 'centernet' }, log);
+  const limits = { maxPixels: config.MAX_IMAGE_PIXELS, minSide: config.MIN_IMAGE_SIDE };
+  return {
+    async detect(bytes, entry) {
+      const started = new Date();
+      const info = await inspectImage(bytes, limits);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const task = newTask({
+        id: entry.task_id,
+        source: 'device',
+        image: { width: info.width, height: info.height, sha256, mime: info.mime },
+        params,
+        now: started,
+      });
+      const decoded = await decodeForModel(bytes, CENTERNET.inputSize, config.MAX_IMAGE_PIXELS);
+      const r = await model.detect(decoded.pixels, decoded.original, task.params);
+      const finished = new Date();
+      return {
+        ...task,
+        status: 'succeeded',
+        started_at: started.toISOString(),
+        finished_at: finished.toISOString(),
+        model: model.info,
+        detections: r.detections,
+        timings: {
+          queue_ms: 0,
+          inference_ms: Math.round(r.inferenceMs * 10) / 10,
+          total_ms: finished.getTime() - started.getTime(),
+        },
+      };
+    },
+    async annotated(entry, bytes, dir) {
+      const { annotate } = await import('../images/annotate.ts');
+      fs.mkdirSync(dir, { recursive: true });
+      const jpeg = await annotate(bytes, entry.task?.detections ?? [], config.MAX_IMAGE_PIXELS);
+      fs.writeFileSync(path.join(dir, `${path.parse(entry.file).name}.jpg`), jpeg);
+    },
+    close: () => model.close(),
+  };
+}
+
+/** The photos named, folders walked (sorted, so runs list them in the same order). */
+function collect(paths: string[]): string[] {
+  const out: string[] = [];
+  const walk = (p: string) => {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) {
+      for (const name of fs.readdirSync(p).sort()) if (!name.startsWith('.')) walk(path.join(p, name));
+    } else if (IMAGE_EXT.test(p)) out.push(p);
+  };
+  for (const p of paths) walk(p);
+  return out;
+}
+
+function readState(file: string): State {
+  try {
+    const s = JSON.parse(fs.readFileSync(file, 'utf8')) as State;
+    if (s.version === 1 && s.entries) return s;
+  } catch {
+    // none yet, or unreadable: start afresh
+  }
+  return { version: 1, entries: {} };
+}
+
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
+async function promptPassword(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  // Echo nothing of what is typed.
+  (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => {
+    if (s.includes(question)) process.stderr.write(question);
+  };
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+    process.stderr.write('\n');
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Tasks as a COCO detection-results dataset, the format COCO tools, Label Studio, FiftyOne and
+ * mmdetection read: `images`, `annotations` (bbox [x, y, width, height] in pixels, `score`) and
+ * `categories` with COCO's own category ids (the 91-id numbering with gaps, not the detector's
+ * 0–79 class ids).
+ */
+import type { Task } from '../contract.ts';
+import { COCO_LABELS } from '../detector/labels.ts';
+
+/** COCO's category id for each of the detector's 80 classes, in class-id order. */
+export const COCO_CATEGORY_IDS: readonly number[] = [
+  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33, 34, 35, 36,
+  37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 67,
+  70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
+];
+
+const SUPERCATEGORY: Record<number, string> = {
+  1: 'person',
+  2: 'vehicle',
+  10: 'outdoor',
+  16: 'animal',
+  27: 'accessory',
+  34: 'sports',
+  44: 'kitchen',
+  52: 'food',
+  62: 'furniture',
+  72: 'electronic',
+  78: 'appliance',
+  84: 'indoor',
+};
+
+function supercategoryOf(id: number): string {
+  let name = 'person';
+  for (const [from, s] of Object.entries(SUPERCATEGORY)) if (id >= Number(from)) name = s;
+  return name;
+}
+
+export interface CocoImage {
+  id: number;
+  file_name: string;
+  width: number;
+  height: number;
+  /** Twinlens' own id, so that results can be traced back. */
+  task_id: string;
+}
+
+export interface CocoAnnotation {
+  id: number;
+  image_id: number;
+  category_id: number;
+  bbox: [number, number, number, number];
+  area: number;
+  score: number;
+  iscrowd: 0;
+}
+
+export interface CocoDataset {
+  info: { description: string; date_created: string };
+  images: CocoImage[];
+  annotations: CocoAnnotation[];
+  categories: { id: number; name: string; supercategory: string }[];
+}
+
+/**
+ * Succeeded tasks become images with their detections; other tasks are left out (no result to
+ * give). `fileNames`: a name per task id (the CLI's file paths); else the task id.
+ */
+export function toCoco(tasks: Task[], opts: { fileNames?: Map<string, string> } = {}): CocoDataset {
+  const images: CocoImage[] = [];
+  const annotations: CocoAnnotation[] = [];
+  for (const t of tasks) {
+    if (t.status !== 'succeeded') continue;
+    const imageId = images.length + 1;
+    images.push({
+      id: imageId,
+      file_name: opts.fileNames?.get(t.task_id) ?? t.task_id,
+      width: t.image.width,
+      height: t.image.height,
+      task_id: t.task_id,
+    });
+    for (const d of t.detections) {
+      const categoryId = COCO_CATEGORY_IDS[d.class_id];
+      if (categoryId === undefined) continue;
+      // Inside the image, whatever rounding did at the edges.
+      const x = clamp(d.box.x, 0, t.image.width);
+      const y = clamp(d.box.y, 0, t.image.height);
+      const w = clamp(d.box.width, 0, t.image.width - x);
+      const h = clamp(d.box.height, 0, t.image.height - y);
+      annotations.push({
+        id: annotations.length + 1,
+        image_id: imageId,
+        category_id: categoryId,
+        bbox: [x, y, w, h],
+        area: w * h,
+        score: d.score,
+        iscrowd: 0,
+      });
+    }
+  }
+  return {
+    info: { description: 'Twinlens detections (MobileNetV3-CenterNet, COCO)', date_created: new Date().toISOString() },
+    images,
+    annotations,
+    categories: COCO_LABELS.map((name, i) => {
+      const id = COCO_CATEGORY_IDS[i] as number;
+      return { id, name, supercategory: supercategoryOf(id) };
+    }),
+  };
+}
+
+const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), Math.max(lo, hi));

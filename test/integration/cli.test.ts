@@ -1,0 +1,130 @@
+/**
+ * `twinlens detect` against the real server and the real model: a folder of photos → a COCO file
+ * that follows the format's rules; a second run sends nothing; `--local` (the detector in the
+ * CLI's own process) gives the same detections; CSV parses back.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TwinlensClient } from '../../shared/client/twinlens-client.ts';
+import type { CocoDataset } from '../../shared/export/coco.ts';
+import { FIXTURES } from '../helpers/api.ts';
+import { launch, useSystem } from '../helpers/system.ts';
+
+const ctx = useSystem({ workers: 1 });
+const PHOTOS = ['astronaut.png', 'chelsea.png', 'coffee.png'];
+let dir: string;
+let photos: string;
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-cli-'));
+  photos = path.join(dir, 'album');
+  fs.mkdirSync(path.join(photos, 'more'), { recursive: true });
+  fs.copyFileSync(path.join(FIXTURES, PHOTOS[0] as string), path.join(photos, PHOTOS[0] as string));
+  fs.copyFileSync(path.join(FIXTURES, PHOTOS[1] as string), path.join(photos, PHOTOS[1] as string));
+  fs.copyFileSync(path.join(FIXTURES, PHOTOS[2] as string), path.join(photos, 'more', PHOTOS[2] as string));
+  fs.writeFileSync(path.join(photos, 'notes.txt'), 'not a photo');
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+  const p = launch('cli', { args: ['detect', ...args], env });
+  const code = await p.exited;
+  return { code, output: p.logs.join('\n') };
+}
+
+const client = () => new TwinlensClient({ baseUrl: ctx.sys.baseUrl, token: ctx.token });
+
+function checkCoco(coco: CocoDataset, images: number): void {
+  expect(coco.images).toHaveLength(images);
+  const imageIds = new Set(coco.images.map((i) => i.id));
+  const categoryIds = new Set(coco.categories.map((c) => c.id));
+  expect(imageIds.size).toBe(coco.images.length);
+  expect(new Set(coco.annotations.map((a) => a.id)).size).toBe(coco.annotations.length);
+  expect(categoryIds.size).toBe(80);
+  for (const a of coco.annotations) {
+    expect(imageIds.has(a.image_id)).toBe(true);
+    expect(categoryIds.has(a.category_id)).toBe(true);
+    const img = coco.images.find((i) => i.id === a.image_id);
+    const [x, y, w, h] = a.bbox;
+    expect(x).toBeGreaterThanOrEqual(0);
+    expect(y).toBeGreaterThanOrEqual(0);
+    expect(x + w).toBeLessThanOrEqual((img?.width ?? 0) + 1e-6);
+    expect(y + h).toBeLessThanOrEqual((img?.height ?? 0) + 1e-6);
+    expect(a.score).toBeGreaterThan(0);
+  }
+}
+
+describe('twinlens detect', () => {
+  let server: CocoDataset;
+
+  it('a folder through the server → a COCO file with every photo (person is COCO category 1, cup 47)', async () => {
+    const out = path.join(dir, 'server.json');
+    const r = await cli([photos, '--server', ctx.sys.baseUrl, '--out', out, '--annotated', path.join(dir, 'boxes')], {
+      TWINLENS_TOKEN: ctx.token,
+    });
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(/3\/3/); // the progress line (not a terminal: plain lines)
+    expect(r.output).toMatch(/3 sent this run/);
+    server = JSON.parse(fs.readFileSync(out, 'utf8')) as CocoDataset;
+    checkCoco(server, 3);
+    const cats = (name: string) => {
+      const img = server.images.find((i) => i.file_name.endsWith(name));
+      return new Set(server.annotations.filter((a) => a.image_id === img?.id).map((a) => a.category_id));
+    };
+    expect(cats('astronaut.png').has(1)).toBe(true);
+    expect(cats('coffee.png').has(47)).toBe(true);
+    expect(fs.readdirSync(path.join(dir, 'boxes')).sort()).toEqual(['astronaut.jpg', 'chelsea.jpg', 'coffee.jpg']);
+    expect((await client().list({ limit: 100 })).items).toHaveLength(3);
+  });
+
+  it('a second run sends nothing and writes the same results', async () => {
+    const out = path.join(dir, 'server.json');
+    const r = await cli([photos, '--server', ctx.sys.baseUrl, '--out', out], { TWINLENS_TOKEN: ctx.token });
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(/0 sent this run/);
+    expect((await client().list({ limit: 100 })).items).toHaveLength(3);
+    const again = JSON.parse(fs.readFileSync(out, 'utf8')) as CocoDataset;
+    expect(again.annotations).toEqual(server.annotations);
+  });
+
+  it('--local runs the same detector in-process: the same detections, no request', async () => {
+    const out = path.join(dir, 'local.json');
+    const r = await cli([photos, '--local', '--out', out]);
+    expect(r.code, r.output).toBe(0);
+    const local = JSON.parse(fs.readFileSync(out, 'utf8')) as CocoDataset;
+    checkCoco(local, 3);
+    expect(local.annotations.map((a) => a.category_id)).toEqual(server.annotations.map((a) => a.category_id));
+    local.annotations.forEach((a, i) => {
+      const s = server.annotations[i];
+      a.bbox.forEach((v, k) => expect(Math.abs(v - (s?.bbox[k] ?? 0))).toBeLessThanOrEqual(1));
+      expect(Math.abs(a.score - (s?.score ?? 0))).toBeLessThan(0.01);
+    });
+    expect((await client().list({ limit: 100 })).items).toHaveLength(3);
+  });
+
+  it('CSV: one row per detection, parsed back', async () => {
+    const out = path.join(dir, 'results.csv');
+    const r = await cli([photos, '--server', ctx.sys.baseUrl, '--token', ctx.token, '--out', out]);
+    expect(r.code, r.output).toBe(0);
+    const lines = fs.readFileSync(out, 'utf8').trimEnd().split('\r\n');
+    const header = (lines[0] ?? '').split(',');
+    expect(header).toEqual(
+      expect.arrayContaining(['task_id', 'file_name', 'label', 'category_id', 'score', 'x', 'y', 'width', 'height']),
+    );
+    const rows = lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i], v])));
+    expect(rows).toHaveLength(server.annotations.length);
+    expect(rows.map((row) => Number(row.category_id))).toEqual(server.annotations.map((a) => a.category_id));
+    expect(rows.every((row) => Number(row.score) > 0 && Number(row.width) > 0)).toBe(true);
+  });
+
+  it('without a token, says what it needs (exit 1), and with bad arguments shows the usage (exit 2)', async () => {
+    const none = await cli([photos, '--server', ctx.sys.baseUrl, '--out', path.join(dir, 'x.json')]);
+    expect(none.code).toBe(1);
+    expect(none.output).toMatch(/a token is needed/);
+    const usage = await cli([]);
+    expect(usage.code).toBe(2);
+    expect(usage.output).toMatch(/usage: twinlens detect/);
+  });
+});
