@@ -25,9 +25,18 @@ export interface QueueOptions {
   backoffMs: number;
 }
 
+/**
+ * BullMQ priority of album (batch) jobs. Jobs without a priority (single uploads) sit in the wait
+ * list, which a worker always empties before it takes a prioritized job (BullMQ's moveToActive),
+ * so a photo uploaded alone never waits behind an album, however long. Among batch jobs: FIFO.
+ */
+export const BATCH_PRIORITY = 10;
+
 /** Jobs by state. `waiting` includes prioritized jobs (they wait too, in another list). */
 export interface QueueCounts {
   waiting: number;
+  /** Of `waiting`, the album jobs (prioritized, behind every single upload). */
+  batchWaiting: number;
   active: number;
   delayed: number;
   completed: number;
@@ -45,10 +54,15 @@ export class DetectQueue {
     this.queue = new Queue<DetectJobData>(DETECT_QUEUE, { connection, prefix: opts.prefix });
   }
 
-  /** job id = task id: enqueuing the same task twice is a no-op in BullMQ. */
+  /**
+   * job id = task id: enqueuing the same task twice is a no-op in BullMQ. A task of a batch goes
+   * behind single uploads (BATCH_PRIORITY).
+   */
   async enqueue(data: DetectJobData): Promise<void> {
+    const batch = data.task?.batch_id !== undefined;
     await this.queue.add('detect', data, {
       jobId: data.taskId,
+      ...(batch ? { priority: BATCH_PRIORITY } : {}),
       attempts: this.opts.attempts,
       backoff: { type: 'exponential', delay: this.opts.backoffMs },
       // Task records live in our own keys; BullMQ's copies are only for the queue's bookkeeping.
@@ -57,7 +71,13 @@ export class DetectQueue {
     });
     // Counts this process read a moment ago stay right about its own uploads.
     const cached = this.cached;
-    if (cached) cached.counts = cached.counts.then((c) => ({ ...c, waiting: c.waiting + 1 }));
+    if (cached) {
+      cached.counts = cached.counts.then((c) => ({
+        ...c,
+        waiting: c.waiting + 1,
+        batchWaiting: c.batchWaiting + (batch ? 1 : 0),
+      }));
+    }
   }
 
   /** Removes a job that no worker holds. Returns false when it is running (locked) or gone. */
@@ -80,6 +100,7 @@ export class DetectQueue {
       .getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed')
       .then((c) => ({
         waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        batchWaiting: c.prioritized ?? 0,
         active: c.active ?? 0,
         delayed: c.delayed ?? 0,
         completed: c.completed ?? 0,

@@ -146,18 +146,26 @@ export class TaskService {
    */
   async cancelOrDelete(stored: StoredTask): Promise<Task | null> {
     const { task, ownerId } = stored;
-    if (!isFinalStatus(task.status)) {
-      await this.queue.removeIfWaiting(task.task_id);
-      const canceled: Task = { ...task, status: 'canceled', finished_at: new Date().toISOString(), error: null };
-      if ((await this.change(canceled, 'cancel', null)) === 'ok') {
-        await this.store.releaseAllBlobs(task.task_id);
-        return canceled;
-      }
-      // It finished between the read and the cancel: deleted like any finished task.
-    }
+    const canceled = await this.cancel(stored);
+    if (canceled) return canceled;
+    // Final already, or it finished between the read and the cancel: deleted like any finished task.
     await this.queue.removeIfWaiting(task.task_id);
     await this.forget(task.task_id, ownerId, { tombstone: true });
     return null;
+  }
+
+  /**
+   * Cancels a queued or running task (its job removed if no worker holds it, its files let go).
+   * Returns the canceled task, or null when it was (or just became) final: then nothing changes.
+   */
+  async cancel(stored: StoredTask): Promise<Task | null> {
+    const { task } = stored;
+    if (isFinalStatus(task.status)) return null;
+    await this.queue.removeIfWaiting(task.task_id);
+    const canceled: Task = { ...task, status: 'canceled', finished_at: new Date().toISOString(), error: null };
+    if ((await this.change(canceled, 'cancel', null)) !== 'ok') return null;
+    await this.store.releaseAllBlobs(task.task_id);
+    return canceled;
   }
 
   /**
