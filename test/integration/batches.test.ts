@@ -330,7 +330,7 @@ describe('an album of 20 photos, 2 bad, on the real system (real model)', () => 
 });
 
 /** RFC 4180 CSV: quoted fields may hold commas, quotes ("") and line breaks. */
-export function parseCsv(text: string): string[][] {
+function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
   let row: string[] = [];
   let field = '';
