@@ -166,6 +166,8 @@ export function keys(prefix: string) {
     batchTasks: (id: string) => `${prefix}:batch-tasks:${id}`,
     /** A batch's photos refused at upload (JSON RejectedPhoto entries). */
     batchRejected: (id: string) => `${prefix}:batch-rejected:${id}`,
+    /** User id → their batches that may still have tasks waiting (for the album fair share). */
+    userActiveBatches: (userId: string) => `${prefix}:user-active-batches:${userId}`,
     /** User id → their batch ids by creation time. */
     userBatches: (userId: string) => `${prefix}:user-batches:${userId}`,
     /** Pub/sub channel: one message `{task_id, status}` per status change. */

@@ -123,11 +123,12 @@ export class BatchService {
     const k = this.keys;
     const reserved = (await ADD.run(
       this.redis,
-      [k.batch(batch.id), k.batchTasks(batch.id), k.batchRejected(batch.id)],
+      [k.batch(batch.id), k.batchTasks(batch.id), k.batchRejected(batch.id), k.userActiveBatches(batch.ownerId)],
       [
         batch.ownerId,
         this.limits.maxTasks,
         this.ttlSeconds,
+        batch.id,
         rejected.length,
         ...rejected.map((r) => JSON.stringify(r)),
         ...accepted.map((a) => a.task.task_id),
@@ -139,11 +140,14 @@ export class BatchService {
       throw new TwinlensError('batch_full', `a batch holds at most ${this.limits.maxTasks} photos; start another`);
     }
 
+    // The owner's album jobs already waiting, these included (reserved above, not yet made): each
+    // new job is queued behind its owner's own backlog, not behind other users' albums.
+    const backlog = (await this.backlog(batch.ownerId)) - accepted.length;
     const tasks: Task[] = [];
-    for (const a of accepted) {
+    for (const [i, a] of accepted.entries()) {
       try {
-        // In upload order: album jobs run first-in, first-out among themselves.
-        await this.tasks.create(a.task, batch.ownerId, a.upload);
+        // In upload order: a user's album jobs run first-in, first-out among themselves.
+        await this.tasks.create(a.task, batch.ownerId, a.upload, { albumBacklog: backlog + i });
         tasks.push(a.task);
       } catch (err) {
         // Storage refusing one photo fails that photo alone, like a bad one.
@@ -248,7 +252,26 @@ export class BatchService {
       .multi()
       .del(k.batch(batch.id), k.batchTasks(batch.id), k.batchRejected(batch.id))
       .zrem(k.userBatches(batch.ownerId), batch.id)
+      .srem(k.userActiveBatches(batch.ownerId), batch.id)
       .exec();
+  }
+
+  /**
+   * How many of the user's album tasks are waiting (queued, or reserved and about to be made).
+   * Reads the batches marked as having work waiting, and unmarks those that have none left.
+   */
+  async backlog(ownerId: string): Promise<number> {
+    const k = this.keys;
+    const active = await this.redis.smembers(k.userActiveBatches(ownerId));
+    let waiting = 0;
+    for (const id of active) {
+      const ids = await this.redis.zrange(k.batchTasks(id), 0, -1);
+      // A reserved task not made yet has no record (null): it waits too.
+      const n = (await this.readFields(ids, 'status')).filter((s) => s === null || s === 'queued').length;
+      if (n === 0) await this.redis.srem(k.userActiveBatches(ownerId), id);
+      waiting += n;
+    }
+    return waiting;
   }
 
   private async cancelTasks(batch: StoredBatch, tasks: Task[]): Promise<void> {

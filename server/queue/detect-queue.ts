@@ -26,11 +26,23 @@ export interface QueueOptions {
 }
 
 /**
- * BullMQ priority of album (batch) jobs. Jobs without a priority (single uploads) sit in the wait
- * list, which a worker always empties before it takes a prioritized job (BullMQ's moveToActive),
- * so a photo uploaded alone never waits behind an album, however long. Among batch jobs: FIFO.
+ * Album (batch) jobs are prioritized; single uploads are not. Jobs without a priority sit in the
+ * wait list, which a worker always empties before it takes a prioritized job (BullMQ's
+ * moveToActive), so a photo uploaded alone never waits behind an album, however long.
+ *
+ * Among albums, a fair share per user: an album job's priority is 1 + its place in its owner's
+ * album backlog when it is queued (lower runs first, FIFO within a priority). A user with 1000
+ * photos waiting gets priorities up to 1000; another user's album, queued later, starts at 1 and
+ * runs alongside instead of after them (the users' backlogs are served toward equal).
  */
-export const BATCH_PRIORITY = 10;
+export const BATCH_PRIORITY = 1;
+/** BullMQ's largest priority is 2^21; places beyond this share the last one (FIFO among them). */
+const MAX_BATCH_PRIORITY = 2_000_000;
+
+export interface EnqueueOptions {
+  /** For an album job: how many of its owner's album jobs are waiting before it. */
+  albumBacklog?: number;
+}
 
 /** Jobs by state. `waiting` includes prioritized jobs (they wait too, in another list). */
 export interface QueueCounts {
@@ -56,13 +68,14 @@ export class DetectQueue {
 
   /**
    * job id = task id: enqueuing the same task twice is a no-op in BullMQ. A task of a batch goes
-   * behind single uploads (BATCH_PRIORITY).
+   * behind single uploads, and behind its owner's backlog of album jobs (BATCH_PRIORITY).
    */
-  async enqueue(data: DetectJobData): Promise<void> {
+  async enqueue(data: DetectJobData, opts: EnqueueOptions = {}): Promise<void> {
     const batch = data.task?.batch_id !== undefined;
+    const priority = Math.min(MAX_BATCH_PRIORITY, BATCH_PRIORITY + Math.max(0, opts.albumBacklog ?? 0));
     await this.queue.add('detect', data, {
       jobId: data.taskId,
-      ...(batch ? { priority: BATCH_PRIORITY } : {}),
+      ...(batch ? { priority } : {}),
       attempts: this.opts.attempts,
       backoff: { type: 'exponential', delay: this.opts.backoffMs },
       // Task records live in our own keys; BullMQ's copies are only for the queue's bookkeeping.

@@ -9,7 +9,7 @@ import type { Detection, ErrorInfo, ModelInfo, Task } from '../../shared/contrac
 import { isFinalStatus, TRANSITIONS, type Transition } from '../../shared/task-lifecycle.ts';
 import { annotate } from '../images/annotate.ts';
 import { LuaScript } from '../lua-script.ts';
-import type { DetectQueue } from '../queue/detect-queue.ts';
+import type { DetectQueue, EnqueueOptions } from '../queue/detect-queue.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { StoredTask, TaskEvent, TaskStore } from './task-store.ts';
 
@@ -53,7 +53,12 @@ export class TaskService {
    * file), then the record is made with its claim on the file (one script), then its job queued.
    * Nothing is left behind when the id is taken or the queue refuses.
    */
-  async create(task: Task, ownerId: string, upload: { bytes: Uint8Array; extension: string }): Promise<CreateResult> {
+  async create(
+    task: Task,
+    ownerId: string,
+    upload: { bytes: Uint8Array; extension: string },
+    queueOpts: EnqueueOptions = {},
+  ): Promise<CreateResult> {
     const uploadKey = await this.blobs.put('uploads', upload.bytes, upload.extension, task.image.sha256);
     const k = this.keys;
     const result = (await CREATE.run(
@@ -81,7 +86,7 @@ export class TaskService {
       return result === 0 ? 'exists' : 'used';
     }
     try {
-      await this.queue.enqueue({ taskId: task.task_id, ownerId, uploadKey, params: task.params, task });
+      await this.queue.enqueue({ taskId: task.task_id, ownerId, uploadKey, params: task.params, task }, queueOpts);
     } catch (err) {
       await this.forget(task.task_id, ownerId);
       throw err;
