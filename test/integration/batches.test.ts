@@ -120,6 +120,26 @@ describe('album jobs, in-process (no worker: tasks stay queued)', () => {
     expect(counts.batchWaiting).toBeGreaterThan(2);
   });
 
+  it('album jobs queue behind single uploads and behind their own owner’s backlog (BullMQ priorities)', async () => {
+    const a = await ctx.api.addUser('album-a');
+    const b = await ctx.api.addUser('album-b');
+    const priorities = async (upload: BatchUpload) =>
+      Promise.all(
+        upload.tasks.map(async (t) => (await ctx.api.services.queue.queue.getJob(t.task_id))?.opts.priority ?? 0),
+      );
+    expect(await priorities(await createBatch(ctx.api, a.token, good(3)))).toEqual([1, 2, 3]);
+    // Another user's album starts at the front of the album lane, not behind a's.
+    expect(await priorities(await createBatch(ctx.api, b.token, good(1)))).toEqual([1]);
+    // a's next album queues behind a's own backlog.
+    expect(await priorities(await createBatch(ctx.api, a.token, good(2)))).toEqual([4, 5]);
+    // A single upload has no priority: BullMQ takes it before any prioritized job.
+    const form = new FormData();
+    form.set('image', new Blob([new Uint8Array(fixture('coffee.png'))]), 'one.png');
+    const single = TaskSchema.parse(await (await post(ctx.api, a.token, '/api/v1/tasks', form)).json());
+    expect((await ctx.api.services.queue.queue.getJob(single.task_id))?.opts.priority ?? 0).toBe(0);
+    expect(single.batch_id).toBeUndefined();
+  });
+
   it('another user sees none of it: 404 batch_not_found everywhere, and not in their list', async () => {
     const mine = await createBatch(ctx.api, owner.token, good(1));
     const id = mine.batch.batch_id;
