@@ -198,6 +198,12 @@ export function batchRoutes(deps: BatchDeps) {
   const photosOf = (parts: Part[]): Photo[] => {
     const photos = parts.filter((p) => p.name === 'image');
     if (photos.length === 0) throw new TwinlensError('missing_image', 'no file in the field "image"');
+    if (photos.length > deps.maxImagesPerRequest) {
+      throw new TwinlensError(
+        'invalid_request',
+        `at most ${deps.maxImagesPerRequest} photos per request; add the rest with POST /batches/{id}/images`,
+      );
+    }
     for (const p of photos) {
       if (p.filename === undefined) throw new TwinlensError('missing_image', 'each "image" part must be a file');
     }
@@ -212,7 +218,11 @@ export function batchRoutes(deps: BatchDeps) {
     const photos = photosOf(parts);
     const params = parseParams(formFields(parts));
     const batch = await deps.batches.create(user.id, params);
-    const added = await deps.batches.add(batch, photos);
+    const added = await deps.batches.add(batch, photos).catch(async (err: unknown) => {
+      // Refused as a whole (the album queue full): no empty batch is left behind.
+      await deps.batches.delete(batch);
+      throw err;
+    });
     const summary = await deps.batches.summary(batch, await figures());
     return c.json({ batch: summary, ...added }, 202, { Location: `/api/v1/batches/${batch.id}` });
   });

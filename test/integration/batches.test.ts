@@ -243,6 +243,43 @@ describe('album jobs, in-process (no worker: tasks stay queued)', () => {
   });
 });
 
+describe('album admission limits, in-process', () => {
+  const ctx = useInProcess({ MAX_BATCH_QUEUE_DEPTH: '3', MAX_BATCH_IMAGES_PER_REQUEST: '4' });
+
+  it('an album that would pass MAX_BATCH_QUEUE_DEPTH is refused whole (503 queue_full, Retry-After), leaving no batch', async () => {
+    const { token } = await ctx.api.addUser('carol');
+    await createBatch(ctx.api, token, good(2));
+    const res = await ctx.api.request('/api/v1/batches', {
+      method: 'POST',
+      headers: auth(token),
+      body: batchForm(good(2)),
+    });
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await errorCode(res)).toBe('queue_full');
+    const list = BatchListSchema.parse(
+      await (await ctx.api.request('/api/v1/batches', { headers: auth(token) })).json(),
+    );
+    expect(list.items).toHaveLength(1);
+    expect((await ctx.api.services.queue.counts()).batchWaiting).toBe(2);
+  });
+
+  it('more photos in one request than MAX_BATCH_IMAGES_PER_REQUEST allows: 400, nothing made', async () => {
+    const { token } = await ctx.api.addUser('dave');
+    const res = await ctx.api.request('/api/v1/batches', {
+      method: 'POST',
+      headers: auth(token),
+      body: batchForm(good(5)),
+    });
+    expect(res.status).toBe(400);
+    expect(await errorCode(res)).toBe('invalid_request');
+    const list = BatchListSchema.parse(
+      await (await ctx.api.request('/api/v1/batches', { headers: auth(token) })).json(),
+    );
+    expect(list.items).toEqual([]);
+  });
+});
+
 async function createBatch(api: InProcess, token: string, photos: PhotoFile[]): Promise<BatchUpload> {
   const res = await api.request('/api/v1/batches', { method: 'POST', headers: auth(token), body: batchForm(photos) });
   expect(res.status, await res.clone().text()).toBe(202);
