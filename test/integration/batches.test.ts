@@ -322,6 +322,8 @@ describe('an album of 20 photos, 2 bad, on the real system (real model)', () => 
     expect(batch.counts).toEqual({ queued: 0, running: 0, succeeded: 18, failed: 0, canceled: 0, rejected: 2 });
     expect(batch).toMatchObject({ total: 20, progress: 1, estimated_remaining_ms: null });
     expect(batch.tasks.map((t) => t.task_id)).toEqual(created.tasks.map((t) => t.task_id));
+    // The worker kept each task's batch_id through claim and success.
+    expect(batch.tasks.every((t) => t.batch_id === id && t.status === 'succeeded')).toBe(true);
     const people = batch.tasks.filter((t) => t.detections.some((d) => d.label === 'person'));
     expect(people.length).toBe(6); // the astronaut, every third photo
 
