@@ -27,11 +27,13 @@ import type { Logger } from './log.ts';
 import { apiMetrics } from './metrics/api-metrics.ts';
 import { ADMIN_QUEUES_PATH, adminQueueRoutes } from './routes/admin-queues.ts';
 import { authRoutes } from './routes/auth.ts';
+import { batchRoutes } from './routes/batches.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { pushRoutes } from './routes/push.ts';
 import { statsRoutes } from './routes/stats.ts';
+import { taskExportRoutes } from './routes/task-export.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
@@ -96,6 +98,8 @@ export function createApp(services: Services, opts: AppOptions) {
 
   // Body limits are enforced while the body streams in, not after it has been buffered.
   app.use('/api/v1/tasks', uploadLimit({ maxBytes: config.MAX_UPLOAD_BYTES }));
+  app.use('/api/v1/batches', uploadLimit({ maxBytes: config.MAX_BATCH_UPLOAD_BYTES }));
+  app.use('/api/v1/batches/:id/images', uploadLimit({ maxBytes: config.MAX_BATCH_UPLOAD_BYTES }));
   app.use('/api/v1/auth/*', uploadLimit({ maxBytes: 16 * 1024 }));
   app.use('/api/v1/push/*', uploadLimit({ maxBytes: 16 * 1024 }));
   app.use('/api/v1/webhooks/*', uploadLimit({ maxBytes: 16 * 1024 }));
@@ -112,6 +116,8 @@ export function createApp(services: Services, opts: AppOptions) {
       validationHook,
     }),
   );
+  // Before the task routes: /tasks/export is not a task id.
+  v1.route('/', taskExportRoutes({ store: deps.store, sessions: deps.sessions, validationHook }));
   v1.route(
     '/',
     taskRoutes({
@@ -134,6 +140,28 @@ export function createApp(services: Services, opts: AppOptions) {
         minSide: config.MIN_IMAGE_SIDE,
         maxUploadBytes: config.MAX_UPLOAD_BYTES,
       },
+      validationHook,
+    }),
+  );
+  v1.route(
+    '/',
+    batchRoutes({
+      batches: deps.batches,
+      tasks: deps.tasks,
+      queue: deps.queue,
+      workers: deps.workers,
+      sessions: deps.sessions,
+      // One request counts once toward the rate limit; the album lane has its own depth.
+      admission: admission({
+        redis: deps.redis,
+        keys: deps.keys,
+        queue: deps.queue,
+        workers: deps.workers,
+        maxQueueDepth: config.MAX_BATCH_QUEUE_DEPTH,
+        depthOf: (counts) => counts.batchWaiting,
+        ratePerMinute: config.RATE_LIMIT_PER_MINUTE,
+      }),
+      maxImagesPerRequest: config.MAX_BATCH_IMAGES_PER_REQUEST,
       validationHook,
     }),
   );

@@ -5,6 +5,7 @@
 import { LoginLimiter } from './auth/login-limiter.ts';
 import { SessionStore } from './auth/sessions.ts';
 import { UserStore } from './auth/user-store.ts';
+import { BatchService } from './batches/batch-service.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { OutboundClient } from './net/outbound.ts';
@@ -36,6 +37,8 @@ export interface Services {
   /** The task lifecycle: every change of a task. */
   tasks: TaskService;
   queue: DetectQueue;
+  /** Album jobs: many photos as one job, each photo a task of the task service. */
+  batches: BatchService;
   workers: WorkerRegistry;
   /** Status changes as they happen (a pub/sub connection of its own, opened on first use). */
   readonly events: TaskEvents;
@@ -100,6 +103,12 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
     store,
     tasks,
     queue,
+    batches: new BatchService(redis, k, tasks, queue, config.TASK_TTL_SECONDS, {
+      maxPixels: config.MAX_IMAGE_PIXELS,
+      minSide: config.MIN_IMAGE_SIDE,
+      maxTasks: config.MAX_BATCH_TASKS,
+      maxQueueDepth: config.MAX_BATCH_QUEUE_DEPTH,
+    }),
     workers: new WorkerRegistry(redis, k, config.WORKER_HEARTBEAT_MS),
     get events() {
       events ??= new TaskEvents(redis, k.taskEvents, log, config.MAX_WAITS_PER_USER);

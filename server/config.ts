@@ -95,6 +95,11 @@ const EnvSchema = z.object({
   WORKER_HEARTBEAT_MS: int(5_000, 500, 600_000),
   /** Backpressure: POST /tasks answers 503 queue_full while this many jobs wait (waiting + delayed). */
   MAX_QUEUE_DEPTH: int(1000, 1, 10_000_000),
+  /** Album jobs: a request's body limit, photos per request, tasks per batch, and album jobs waiting in all. */
+  MAX_BATCH_UPLOAD_BYTES: bytes(100 * 1024 * 1024),
+  MAX_BATCH_IMAGES_PER_REQUEST: int(100, 1, 1000),
+  MAX_BATCH_TASKS: int(1000, 1, 100_000),
+  MAX_BATCH_QUEUE_DEPTH: int(10_000, 1, 10_000_000),
   /** Task creations per user per minute (429 rate_limited beyond); 0 = no limit. */
   RATE_LIMIT_PER_MINUTE: int(120, 0, 1_000_000),
   COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),

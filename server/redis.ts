@@ -160,6 +160,16 @@ export function keys(prefix: string) {
     inferenceSamples: `${prefix}:inference-ms`,
     /** Task creations by one user in one minute window (fixed window, expires with it). */
     rateLimit: (userId: string, window: number) => `${prefix}:rate:${userId}:${window}`,
+    /** An album job (batch): hash {owner, status open|canceled, doc, seq}. */
+    batch: (id: string) => `${prefix}:batch:${id}`,
+    /** A batch's task ids by upload order (score: the batch's sequence number). */
+    batchTasks: (id: string) => `${prefix}:batch-tasks:${id}`,
+    /** A batch's photos refused at upload (JSON RejectedPhoto entries). */
+    batchRejected: (id: string) => `${prefix}:batch-rejected:${id}`,
+    /** User id → their batches that may still have tasks waiting (for the album fair share). */
+    userActiveBatches: (userId: string) => `${prefix}:user-active-batches:${userId}`,
+    /** User id → their batch ids by creation time. */
+    userBatches: (userId: string) => `${prefix}:user-batches:${userId}`,
     /** Pub/sub channel: one message `{task_id, status}` per status change. */
     taskEvents: `${prefix}:task-events`,
     /** User id → hash of endpoint → push subscription JSON. */

@@ -132,6 +132,10 @@ export const TaskSchema = z
     timings: TimingsSchema,
     error: ErrorInfoSchema.nullable(),
     route: RouteDecisionSchema.optional(),
+    batch_id: z
+      .uuid()
+      .optional()
+      .meta({ description: 'The album job (batch) the task belongs to; absent for single uploads' }),
   })
   .meta({ id: 'Task' });
 export type Task = z.infer<typeof TaskSchema>;
@@ -318,3 +322,96 @@ export const WebhookDeliveryListSchema = z
   })
   .meta({ id: 'WebhookDeliveryList' });
 export type WebhookDeliveryList = z.infer<typeof WebhookDeliveryListSchema>;
+// ── Album jobs (batches): many photos as one job (server/batches/, server/routes/batches.ts) ──
+
+export const BATCH_STATUSES = ['active', 'done', 'canceled'] as const;
+export const BatchStatusSchema = z.enum(BATCH_STATUSES).meta({
+  id: 'BatchStatus',
+  description:
+    '`active` while a task is queued or running (or none was accepted yet), `done` when all are final, `canceled` after a cancel (no more photos accepted)',
+});
+export type BatchStatus = z.infer<typeof BatchStatusSchema>;
+
+/** A photo of an upload that never became a task: it failed the upload checks, alone. */
+export const RejectedPhotoSchema = z
+  .object({
+    index: z
+      .number()
+      .int()
+      .nonnegative()
+      .meta({ description: 'Position among the `image` parts of its request (0-based)' }),
+    filename: z
+      .string()
+      .nullable()
+      .meta({ description: 'The file name the client sent (only echoed back, never used)' }),
+    error: ErrorInfoSchema,
+  })
+  .meta({ id: 'RejectedPhoto' });
+export type RejectedPhoto = z.infer<typeof RejectedPhotoSchema>;
+
+const count = z.number().int().nonnegative();
+export const BatchCountsSchema = z
+  .object({
+    queued: count,
+    running: count,
+    succeeded: count,
+    failed: count,
+    canceled: count,
+    rejected: count.meta({ description: 'Photos refused at upload (see `rejected`); they have no task' }),
+  })
+  .meta({ id: 'BatchCounts' });
+export type BatchCounts = z.infer<typeof BatchCountsSchema>;
+
+export const BatchSchema = z
+  .object({
+    batch_id: z.uuid(),
+    status: BatchStatusSchema,
+    created_at: z.iso.datetime(),
+    params: DetectParamsSchema.meta({ description: 'Applied to every photo of the batch' }),
+    total: count.meta({ description: 'Photos sent: tasks + rejected' }),
+    counts: BatchCountsSchema,
+    progress: z.number().min(0).max(1).meta({ description: 'Share of the photos that are final (or rejected)' }),
+    estimated_remaining_ms: z.number().nonnegative().nullable().meta({
+      description:
+        '(interactive jobs waiting + this batch’s queued and running tasks) × mean_inference_ms / workers, from the figures of /stats; null with no workers, no samples, or nothing left',
+    }),
+    rejected: z.array(RejectedPhotoSchema),
+  })
+  .meta({ id: 'Batch' });
+export type Batch = z.infer<typeof BatchSchema>;
+
+export const BatchDetailSchema = BatchSchema.extend({
+  tasks: z.array(TaskSchema).meta({ description: 'A page of the batch’s tasks, in upload order' }),
+  next_cursor: z
+    .string()
+    .nullable()
+    .meta({ description: 'Pass as `cursor` for the next page of tasks; null at the end' }),
+}).meta({ id: 'BatchDetail' });
+export type BatchDetail = z.infer<typeof BatchDetailSchema>;
+
+export const BatchUploadSchema = z
+  .object({
+    batch: BatchSchema,
+    tasks: z.array(TaskSchema).meta({ description: 'The tasks this request made, in the order of its photos' }),
+    rejected: z
+      .array(RejectedPhotoSchema)
+      .meta({ description: 'This request’s photos that were refused, each with its code' }),
+  })
+  .meta({ id: 'BatchUpload' });
+export type BatchUpload = z.infer<typeof BatchUploadSchema>;
+
+export const BatchListSchema = z
+  .object({
+    items: z.array(BatchSchema),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null at the end' }),
+  })
+  .meta({ id: 'BatchList' });
+export type BatchList = z.infer<typeof BatchListSchema>;
+
+export const EXPORT_FORMATS = ['json', 'coco', 'csv'] as const;
+export const ExportFormatSchema = z.enum(EXPORT_FORMATS).meta({
+  id: 'ExportFormat',
+  description:
+    '`json`: {tasks: Task[]}; `coco`: COCO detection results (images, annotations, categories); `csv`: one row per detection',
+});
+export type ExportFormat = z.infer<typeof ExportFormatSchema>;

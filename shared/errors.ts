@@ -18,6 +18,10 @@ export const ERROR_STATUS = {
   task_not_found: 404,
   conflict: 409,
   task_not_finished: 409,
+  // album jobs: an unknown (or another user's) batch; a canceled one takes no photos; one at its cap
+  batch_not_found: 404,
+  batch_closed: 409,
+  batch_full: 409,
   // input limits and formats
   payload_too_large: 413,
   unsupported_media_type: 415,

@@ -56,8 +56,10 @@ export function newTask(opts: {
   image: ImageInfo;
   params?: Partial<DetectParams>;
   now?: Date;
+  /** The album job it belongs to (server batches); recorded in the task. */
+  batchId?: string;
 }): Task {
-  return {
+  const task: Task = {
     task_id: opts.id,
     status: 'queued',
     source: opts.source,
@@ -71,4 +73,6 @@ export function newTask(opts: {
     timings: { queue_ms: null, inference_ms: null, total_ms: null },
     error: null,
   };
+  if (opts.batchId) task.batch_id = opts.batchId;
+  return task;
 }

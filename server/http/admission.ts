@@ -4,7 +4,7 @@
  * depth. Both refusals say when to try again in `Retry-After`.
  */
 import type { MiddlewareHandler } from 'hono';
-import type { DetectQueue } from '../queue/detect-queue.ts';
+import type { DetectQueue, QueueCounts } from '../queue/detect-queue.ts';
 import type { Keys, RedisClient } from '../redis.ts';
 import type { WorkerRegistry } from '../workers/worker-registry.ts';
 import { sendError } from './errors.ts';
@@ -16,6 +16,11 @@ export interface AdmissionOptions {
   queue: DetectQueue;
   workers: WorkerRegistry;
   maxQueueDepth: number;
+  /**
+   * Which jobs count toward maxQueueDepth. Default: the interactive ones (waiting + delayed, less
+   * the album jobs waiting behind them), so a big album never makes single uploads queue_full.
+   */
+  depthOf?: (counts: QueueCounts) => number;
   /** 0 = no limit. */
   ratePerMinute: number;
   /** Rough seconds one job takes a worker, for the queue_full Retry-After estimate. */
@@ -24,6 +29,7 @@ export interface AdmissionOptions {
 
 export function admission(opts: AdmissionOptions): MiddlewareHandler<AppEnv> {
   const secondsPerJob = opts.secondsPerJob ?? 0.5;
+  const depthOf = opts.depthOf ?? interactiveDepth;
   return async (c, next) => {
     if (c.req.method !== 'POST') return next();
     const user = c.get('user');
@@ -47,7 +53,7 @@ export function admission(opts: AdmissionOptions): MiddlewareHandler<AppEnv> {
     }
     // A depth up to a quarter of a second old is as good for this, and shared by concurrent uploads.
     const counts = await opts.queue.counts(250);
-    const depth = counts.waiting + counts.delayed;
+    const depth = depthOf(counts);
     if (depth >= opts.maxQueueDepth) {
       // Estimate: the time the live workers need to bring the queue back under the limit.
       const workers = Math.max(1, (await opts.workers.alive()).length);
@@ -60,6 +66,11 @@ export function admission(opts: AdmissionOptions): MiddlewareHandler<AppEnv> {
     }
     return next();
   };
+}
+
+/** Single uploads waiting (or delayed for a retry); album jobs wait behind them and are not counted. */
+export function interactiveDepth(counts: QueueCounts): number {
+  return counts.waiting - counts.batchWaiting + counts.delayed;
 }
 
 /**

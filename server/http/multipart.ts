@@ -3,7 +3,9 @@
  * copies. The upload route's own parser: the general one (undici's `Request.formData()`) copies
  * each part through web streams, Blobs and Files, a few milliseconds per photo.
  */
+import type { Context } from 'hono';
 import { TwinlensError } from '../../shared/errors.ts';
+import { readBody } from './body.ts';
 
 export interface Part {
   name: string;
@@ -68,4 +70,25 @@ function param(value: string, key: string): string | undefined {
   const m = new RegExp(`(?:^|;)\\s*${key}=(?:"((?:[^"\\\\]|\\\\.)*)"|([^;\\s]*))`, 'i').exec(value);
   if (!m) return undefined;
   return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2];
+}
+
+/**
+ * A request's multipart/form-data body, read and parsed: the routes that take photos (POST /tasks,
+ * album jobs) start here. An absent body or another type is refused with its own code.
+ */
+export async function readForm(c: Context, maxParts?: number): Promise<Part[]> {
+  const contentType = c.req.header('content-type') ?? '';
+  if (c.req.header('content-length') === '0' || (!contentType && !c.req.header('transfer-encoding'))) {
+    throw new TwinlensError('empty_body', 'the request has no body; send the image as multipart/form-data');
+  }
+  const boundary = boundaryOf(contentType);
+  if (!boundary) {
+    throw new TwinlensError('invalid_request', 'send multipart/form-data with the image in the field "image"');
+  }
+  return parseMultipart(await readBody(c), boundary, maxParts);
+}
+
+/** The text fields of a form (parts without a file name). */
+export function formFields(parts: Part[]): Map<string, string> {
+  return new Map(parts.filter((p) => p.filename === undefined).map((p) => [p.name, p.data.toString('utf8')]));
 }

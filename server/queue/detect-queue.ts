@@ -25,9 +25,30 @@ export interface QueueOptions {
   backoffMs: number;
 }
 
+/**
+ * Album (batch) jobs are prioritized; single uploads are not. Jobs without a priority sit in the
+ * wait list, which a worker always empties before it takes a prioritized job (BullMQ's
+ * moveToActive), so a photo uploaded alone never waits behind an album, however long.
+ *
+ * Among albums, a fair share per user: an album job's priority is 1 + its place in its owner's
+ * album backlog when it is queued (lower runs first, FIFO within a priority). A user with 1000
+ * photos waiting gets priorities up to 1000; another user's album, queued later, starts at 1 and
+ * runs alongside instead of after them (the users' backlogs are served toward equal).
+ */
+export const BATCH_PRIORITY = 1;
+/** BullMQ's largest priority is 2^21; places beyond this share the last one (FIFO among them). */
+const MAX_BATCH_PRIORITY = 2_000_000;
+
+export interface EnqueueOptions {
+  /** For an album job: how many of its owner's album jobs are waiting before it. */
+  albumBacklog?: number;
+}
+
 /** Jobs by state. `waiting` includes prioritized jobs (they wait too, in another list). */
 export interface QueueCounts {
   waiting: number;
+  /** Of `waiting`, the album jobs (prioritized, behind every single upload). */
+  batchWaiting: number;
   active: number;
   delayed: number;
   completed: number;
@@ -45,10 +66,16 @@ export class DetectQueue {
     this.queue = new Queue<DetectJobData>(DETECT_QUEUE, { connection, prefix: opts.prefix });
   }
 
-  /** job id = task id: enqueuing the same task twice is a no-op in BullMQ. */
-  async enqueue(data: DetectJobData): Promise<void> {
+  /**
+   * job id = task id: enqueuing the same task twice is a no-op in BullMQ. A task of a batch goes
+   * behind single uploads, and behind its owner's backlog of album jobs (BATCH_PRIORITY).
+   */
+  async enqueue(data: DetectJobData, opts: EnqueueOptions = {}): Promise<void> {
+    const batch = data.task?.batch_id !== undefined;
+    const priority = Math.min(MAX_BATCH_PRIORITY, BATCH_PRIORITY + Math.max(0, opts.albumBacklog ?? 0));
     await this.queue.add('detect', data, {
       jobId: data.taskId,
+      ...(batch ? { priority } : {}),
       attempts: this.opts.attempts,
       backoff: { type: 'exponential', delay: this.opts.backoffMs },
       // Task records live in our own keys; BullMQ's copies are only for the queue's bookkeeping.
@@ -57,7 +84,13 @@ export class DetectQueue {
     });
     // Counts this process read a moment ago stay right about its own uploads.
     const cached = this.cached;
-    if (cached) cached.counts = cached.counts.then((c) => ({ ...c, waiting: c.waiting + 1 }));
+    if (cached) {
+      cached.counts = cached.counts.then((c) => ({
+        ...c,
+        waiting: c.waiting + 1,
+        batchWaiting: c.batchWaiting + (batch ? 1 : 0),
+      }));
+    }
   }
 
   /** Removes a job that no worker holds. Returns false when it is running (locked) or gone. */
@@ -80,6 +113,7 @@ export class DetectQueue {
       .getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed')
       .then((c) => ({
         waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        batchWaiting: c.prioritized ?? 0,
         active: c.active ?? 0,
         delayed: c.delayed ?? 0,
         completed: c.completed ?? 0,

@@ -5,6 +5,7 @@ import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
 import type { AppEnv } from '../http/types.ts';
 import type { DetectQueue } from '../queue/detect-queue.ts';
+import { estimateMs, queueFigures } from '../queue/estimate.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { WorkerRegistry } from '../workers/worker-registry.ts';
 import { bearer, errors } from './openapi-common.ts';
@@ -30,19 +31,14 @@ export function statsRoutes(deps: {
   const app = new OpenAPIHono<AppEnv>();
   app.use('/stats', requireUser(deps.sessions));
   app.openapi(stats, async (c) => {
-    const [counts, workers, inference] = await Promise.all([
-      deps.queue.counts(),
-      deps.workers.alive(),
-      deps.tasks.meanInferenceMs(),
-    ]);
+    const figures = await queueFigures(deps);
+    const { counts } = figures;
     const queue = { waiting: counts.waiting, active: counts.active, delayed: counts.delayed };
-    const depth = queue.waiting + queue.active + queue.delayed;
-    const mean = inference === null ? null : Math.round(inference * 10) / 10;
     const body: Stats = {
       queue,
-      workers: workers.length,
-      mean_inference_ms: mean,
-      estimated_wait_ms: mean === null || workers.length === 0 ? null : Math.round((depth * mean) / workers.length),
+      workers: figures.workers,
+      mean_inference_ms: figures.meanInferenceMs,
+      estimated_wait_ms: estimateMs(queue.waiting + queue.active + queue.delayed, figures),
     };
     return c.json(body, 200);
   });

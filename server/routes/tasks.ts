@@ -1,12 +1,10 @@
 /** The task resource: create (upload), read, list, cancel/delete, and its two images. */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import {
   DEFAULT_MAX_DETECTIONS,
   DEFAULT_MIN_SCORE,
-  type DetectParams,
-  DetectParamsSchema,
   type RouteDecision,
   RouteDecisionSchema,
   type Task,
@@ -14,19 +12,18 @@ import {
   TaskSchema,
 } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
-import { isFinalStatus, newTask } from '../../shared/task-lifecycle.ts';
+import { isFinalStatus } from '../../shared/task-lifecycle.ts';
 import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
-import { readBody } from '../http/body.ts';
-import { boundaryOf, parseMultipart } from '../http/multipart.ts';
+import { formFields, readForm } from '../http/multipart.ts';
 import { storedJson } from '../http/stored-json.ts';
 import type { AppEnv, ValidationHook } from '../http/types.ts';
-import { inspectImage } from '../images/inspect.ts';
 import { type BlobStore, blobKey } from '../storage/blob-store.ts';
 import { ownTask as findOwnTask, taskIdInPath, UUID } from '../tasks/own-task.ts';
 import type { TaskEvents } from '../tasks/task-events.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
+import { parseParams, prepareUpload } from '../tasks/upload.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
 import { bearer, errorContent, errors } from './openapi-common.ts';
 
@@ -205,22 +202,14 @@ export function taskRoutes(deps: TaskDeps) {
 
   app.openapi(create, async (c) => {
     const user = c.get('user');
-    const contentType = c.req.header('content-type') ?? '';
-    if (c.req.header('content-length') === '0' || (!contentType && !c.req.header('transfer-encoding'))) {
-      throw new TwinlensError('empty_body', 'the request has no body; send the image as multipart/form-data');
-    }
-    const boundary = boundaryOf(contentType);
-    if (!boundary) {
-      throw new TwinlensError('invalid_request', 'send multipart/form-data with the image in the field "image"');
-    }
-    const parts = parseMultipart(await readBody(c), boundary);
+    const parts = await readForm(c);
     const images = parts.filter((p) => p.name === 'image');
     const image = images[0];
     if (!image) throw new TwinlensError('missing_image', 'no file in the field "image"');
     if (images.length > 1) throw new TwinlensError('invalid_request', 'send one image per task');
     if (image.filename === undefined) throw new TwinlensError('missing_image', 'the field "image" must be a file');
     if (image.data.length === 0) throw new TwinlensError('empty_body', 'the image file is empty');
-    const fields = new Map(parts.filter((p) => p.filename === undefined).map((p) => [p.name, p.data.toString('utf8')]));
+    const fields = formFields(parts);
     const params = parseParams(fields);
     const clientId = parseTaskId(fields);
     const route = parseRoute(fields);
@@ -229,19 +218,12 @@ export function taskRoutes(deps: TaskDeps) {
       : null;
 
     // Everything is checked in memory before a byte is written: a refusal leaves no file.
-    const info = await inspectImage(image.data, deps.limits);
-    const sha256 = createHash('sha256').update(image.data).digest('hex');
-    const task = newTask({
-      id: clientId ?? randomUUID(),
-      source: 'server',
-      image: { width: info.width, height: info.height, sha256, mime: info.mime },
-      params,
-    });
+    const { task, upload } = await prepareUpload(image.data, deps.limits, { id: clientId, params });
     if (route) task.route = route;
     // Kept before the task exists, so that it is there however fast the task ends; keyed by the
     // user, so naming another user's task id cannot redirect that task's webhook.
     if (callbackUrl) await deps.webhooks.setTaskUrl(user.id, task.task_id, callbackUrl);
-    const created = await deps.tasks.create(task, user.id, { bytes: image.data, extension: info.extension });
+    const created = await deps.tasks.create(task, user.id, upload);
     if (created === 'used') {
       throw new TwinlensError('conflict', 'this task_id belonged to a deleted task; choose a new one');
     }
@@ -337,22 +319,6 @@ function parseRoute(fields: Map<string, string>): RouteDecision | undefined {
   }
   const parsed = RouteDecisionSchema.safeParse(json);
   if (!parsed.success) throw new TwinlensError('invalid_request', `route: ${parsed.error.issues[0]?.message}`);
-  return parsed.data;
-}
-
-function parseParams(fields: Map<string, string>): DetectParams {
-  const num = (name: string) => {
-    const v = fields.get(name);
-    if (v === undefined || v === '') return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new TwinlensError('invalid_request', `${name} must be a number`);
-    return n;
-  };
-  const parsed = DetectParamsSchema.safeParse({ min_score: num('min_score'), max_detections: num('max_detections') });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new TwinlensError('invalid_request', `${issue?.path.join('.')}: ${issue?.message}`);
-  }
   return parsed.data;
 }
 

@@ -9,7 +9,7 @@ import type { Detection, ErrorInfo, ModelInfo, Task } from '../../shared/contrac
 import { isFinalStatus, TRANSITIONS, type Transition } from '../../shared/task-lifecycle.ts';
 import { annotate } from '../images/annotate.ts';
 import { LuaScript } from '../lua-script.ts';
-import type { DetectQueue } from '../queue/detect-queue.ts';
+import type { DetectQueue, EnqueueOptions } from '../queue/detect-queue.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { StoredTask, TaskEvent, TaskStore } from './task-store.ts';
 
@@ -60,7 +60,12 @@ export class TaskService {
    * file), then the record is made with its claim on the file (one script), then its job queued.
    * Nothing is left behind when the id is taken or the queue refuses.
    */
-  async create(task: Task, ownerId: string, upload: { bytes: Uint8Array; extension: string }): Promise<CreateResult> {
+  async create(
+    task: Task,
+    ownerId: string,
+    upload: { bytes: Uint8Array; extension: string },
+    queueOpts: EnqueueOptions = {},
+  ): Promise<CreateResult> {
     const uploadKey = await this.blobs.put('uploads', upload.bytes, upload.extension, task.image.sha256);
     const k = this.keys;
     const result = (await CREATE.run(
@@ -88,7 +93,7 @@ export class TaskService {
       return result === 0 ? 'exists' : 'used';
     }
     try {
-      await this.queue.enqueue({ taskId: task.task_id, ownerId, uploadKey, params: task.params, task });
+      await this.queue.enqueue({ taskId: task.task_id, ownerId, uploadKey, params: task.params, task }, queueOpts);
     } catch (err) {
       await this.forget(task.task_id, ownerId);
       throw err;
@@ -159,18 +164,26 @@ export class TaskService {
    */
   async cancelOrDelete(stored: StoredTask): Promise<Task | null> {
     const { task, ownerId } = stored;
-    if (!isFinalStatus(task.status)) {
-      await this.queue.removeIfWaiting(task.task_id);
-      const canceled: Task = { ...task, status: 'canceled', finished_at: new Date().toISOString(), error: null };
-      if ((await this.change(canceled, ownerId, 'cancel', null)) === 'ok') {
-        await this.store.releaseAllBlobs(task.task_id);
-        return canceled;
-      }
-      // It finished between the read and the cancel: deleted like any finished task.
-    }
+    const canceled = await this.cancel(stored);
+    if (canceled) return canceled;
+    // Final already, or it finished between the read and the cancel: deleted like any finished task.
     await this.queue.removeIfWaiting(task.task_id);
     await this.forget(task.task_id, ownerId, { tombstone: true });
     return null;
+  }
+
+  /**
+   * Cancels a queued or running task (its job removed if no worker holds it, its files let go).
+   * Returns the canceled task, or null when it was (or just became) final: then nothing changes.
+   */
+  async cancel(stored: StoredTask): Promise<Task | null> {
+    const { task, ownerId } = stored;
+    if (isFinalStatus(task.status)) return null;
+    await this.queue.removeIfWaiting(task.task_id);
+    const canceled: Task = { ...task, status: 'canceled', finished_at: new Date().toISOString(), error: null };
+    if ((await this.change(canceled, ownerId, 'cancel', null)) !== 'ok') return null;
+    await this.store.releaseAllBlobs(task.task_id);
+    return canceled;
   }
 
   /**
