@@ -98,7 +98,7 @@ describe('twinlens detect', () => {
     expect(local.annotations.map((a) => a.category_id)).toEqual(server.annotations.map((a) => a.category_id));
     local.annotations.forEach((a, i) => {
       const s = server.annotations[i];
-      a.bbox.forEach((v, k) => expect(Math.abs(v - (s?.bbox[k] ?? 0))).toBeLessThanOrEqual(1));
+      for (const [k, v] of a.bbox.entries()) expect(Math.abs(v - (s?.bbox[k] ?? 0))).toBeLessThanOrEqual(1);
       expect(Math.abs(a.score - (s?.score ?? 0))).toBeLessThan(0.01);
     });
     expect((await client().list({ limit: 100 })).items).toHaveLength(3);
