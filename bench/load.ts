@@ -11,7 +11,7 @@
  * Quick run: `npm run bench:load -- --tasks 100 --clients 8`.
  */
 import { parseArgs } from 'node:util';
-import { fixture, login, submit, waitForTask } from '../test/helpers/api.ts';
+import { fixture, login, submit, waitForTask } from './lib/api.ts';
 import {
   checkOneResultEach,
   comm,
@@ -84,7 +84,7 @@ try {
   await Promise.all(
     Array.from({ length: WORKERS }, async (_, i) => {
       const t = await submit(sys.baseUrl, token, pngVariant(photos[0] as Buffer, `warm-up ${i}`));
-      await waitForTask(sys.baseUrl, token, t.task_id, undefined, 120_000, -1);
+      await waitForTask(sys.baseUrl, token, t.task_id, 120_000);
     }),
   );
   const pids = {

@@ -21,8 +21,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fixture, login, submit, waitForTask } from '../test/helpers/api.ts';
-import { startS3 } from '../test/helpers/s3-server.ts';
+import { startS3 } from '../server/process/s3-server.ts';
+import { fixture, login, submit, waitForTask } from './lib/api.ts';
 import {
   checkOneResultEach,
   cpuSeconds,
@@ -138,7 +138,7 @@ try {
     await Promise.all(
       Array.from({ length: n }, async () => {
         const t = await submit(sys.baseUrl, token, pngVariant(photos[0] as Buffer, `warm-up ${upload++}`));
-        await waitForTask(sys.baseUrl, token, t.task_id, undefined, 120_000, -1);
+        await waitForTask(sys.baseUrl, token, t.task_id, 120_000);
       }),
     );
     const workerPids = sys.workers.map((w) => w.child.pid);

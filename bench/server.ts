@@ -13,7 +13,7 @@
  * RAW_IMAGES (per process; default TASKS / WORKERS).
  */
 import os from 'node:os';
-import { fixture, login } from '../test/helpers/api.ts';
+import { fixture, login } from './lib/api.ts';
 import { cpuSeconds, f, killChildren, machine, pct, rawModel, runClients, startBench, sum } from './lib/harness.ts';
 
 // Default: one core left for the API, Redis and the clients (all on this machine).

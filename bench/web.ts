@@ -7,10 +7,10 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { startSystem } from '../server/process/local-system.ts';
 import { type Task, TaskSchema } from '../shared/contract.ts';
-import { chooseRoute, exportedTasks, logIn, openApp } from '../test/e2e/browser.ts';
-import { FIXTURES } from '../test/helpers/api.ts';
-import { startSystem } from '../test/helpers/system.ts';
+import { FIXTURES } from './lib/api.ts';
+import { chooseRoute, exportedTasks, logIn, openApp } from './lib/browser.ts';
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const IMAGE = process.env.IMAGE ?? 'astronaut.png';

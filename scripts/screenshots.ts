@@ -3,9 +3,10 @@
  * against the real system (phone-sized viewport).
  */
 import path from 'node:path';
-import { chooseRoute, logIn, openApp, waitForNewestTask } from '../test/e2e/browser.ts';
-import { FIXTURES } from '../test/helpers/api.ts';
-import { ROOT, startSystem } from '../test/helpers/system.ts';
+import { FIXTURES } from '../bench/lib/api.ts';
+import { chooseRoute, logIn, openApp, waitForNewestTask } from '../bench/lib/browser.ts';
+import { ROOT } from '../server/process/launcher.ts';
+import { startSystem } from '../server/process/local-system.ts';
 
 const out = (name: string) => path.join(ROOT, 'docs', 'screenshots', name);
 const sys = await startSystem({ workers: 1 });

@@ -6,12 +6,12 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { launch, type Role } from './process/launcher.ts';
+import { freePort } from './process/ports.ts';
 import { aofRedisArgs, clusterNodes } from './redis.ts';
 
 const log = createLogger({ service: 'start' });
@@ -50,20 +50,6 @@ async function pingCluster(nodes: string, timeoutMs: number): Promise<boolean> {
   } finally {
     c.disconnect();
   }
-}
-
-function freePort(preferred: number): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => {
-      const any = net.createServer();
-      any.listen(0, '127.0.0.1', () => {
-        const port = (any.address() as net.AddressInfo).port;
-        any.close(() => resolve(port));
-      });
-    });
-    srv.listen(preferred, '127.0.0.1', () => srv.close(() => resolve(preferred)));
-  });
 }
 
 async function startOwnRedis(dataDir: string): Promise<{ url: string; proc: ChildProcess }> {

@@ -12,10 +12,10 @@ import zlib from 'node:zlib';
 import { Redis } from 'ioredis';
 import { entryCommand, type Proc, ROOT, spawnCommand } from '../../server/process/launcher.ts';
 import { type System, startSystem } from '../../server/process/local-system.ts';
+import { freePort } from '../../server/process/ports.ts';
 import { aofRedisArgs, keys } from '../../server/redis.ts';
-import { type Task, TaskSchema } from '../../shared/contract.ts';
-import { upload, waitForTask } from '../../test/helpers/api.ts';
-import { freePort } from '../../test/helpers/redis-server.ts';
+import { TwinlensApiError, TwinlensClient } from '../../shared/client/twinlens-client.ts';
+import type { Task } from '../../shared/contract.ts';
 
 // The system's processes run the build output, as production does (`npm run bench:*` builds first).
 process.env.TWINLENS_RUN ??= 'build';
@@ -234,6 +234,7 @@ export async function runClients(opts: {
 }): Promise<ClientRun> {
   const run: ClientRun = { wallMs: 0, latencies: [], ids: [], failed: [], retried: { 429: 0, 503: 0 }, errors: [] };
   let next = 0;
+  const api = new TwinlensClient({ baseUrl: opts.baseUrl, token: opts.token });
   const client = async () => {
     while (next < opts.tasks) {
       const i = next++;
@@ -242,23 +243,16 @@ export async function runClients(opts: {
       try {
         let task: Task | undefined;
         while (!task) {
-          const res = await upload(opts.baseUrl, opts.token, bytes, { filename: `bench-${i}.png`, type: 'image/png' });
-          if (res.status === 202) task = TaskSchema.parse(await res.json());
-          else if (res.status === 429 || res.status === 503) {
-            run.retried[res.status]++;
-            await res.arrayBuffer();
-            await sleep(Math.max(0.1, Number(res.headers.get('retry-after') ?? 1)) * 1000);
-          } else throw new Error(`upload: ${res.status} ${await res.text()}`);
+          try {
+            task = await api.upload(bytes, { filename: `bench-${i}.png` });
+          } catch (err) {
+            if (!(err instanceof TwinlensApiError && (err.status === 429 || err.status === 503))) throw err;
+            run.retried[err.status]++;
+            await sleep(Math.max(0.1, err.retryAfter ?? 1) * 1000);
+          }
         }
         run.ids.push(task.task_id);
-        const done = await waitForTask(
-          opts.baseUrl,
-          opts.token,
-          task.task_id,
-          ['succeeded', 'failed', 'canceled'],
-          600_000,
-          -1,
-        );
+        const done = await api.waitForTask(task.task_id, { timeoutMs: 600_000 });
         if (done.status !== 'succeeded') run.failed.push({ id: done.task_id, status: done.status, error: done.error });
         else run.latencies.push(performance.now() - t0);
       } catch (err) {

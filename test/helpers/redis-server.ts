@@ -2,12 +2,13 @@
  * A redis-server of the test's own (not the shared one), with AOF on, so a test can stop and
  * restart Redis under a running system and see what survives.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from '../../server/process/ports.ts';
 import { aofRedisArgs } from '../../server/redis.ts';
 
 export interface OwnRedis {
@@ -22,16 +23,7 @@ export interface OwnRedis {
   destroy(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function startOwnRedis(): Promise<OwnRedis> {
   const port = await freePort();
