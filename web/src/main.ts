@@ -7,6 +7,8 @@
 import './zod-jitless.ts';
 import { Workbox } from 'workbox-window';
 import type { RouteDecision, Stats, Task, User } from '../../shared/contract.ts';
+import { toCoco } from '../../shared/export/coco.ts';
+import { toCsv } from '../../shared/export/csv.ts';
 import {
   BACKEND_NAMES,
   type BackendResult,
@@ -341,13 +343,22 @@ el.minScore.addEventListener('input', () => {
   el.minScoreValue.value = Number(el.minScore.value).toFixed(2);
   if (openTaskId) void showResult(openTaskId);
 });
-$('export').addEventListener('click', async () => {
-  const blob = new Blob([await exportJson()], { type: 'application/json' });
+function download(text: string, type: string, name: string): void {
   const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = `twinlens-history-${new Date().toISOString().slice(0, 10)}.json`;
+  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.download = `twinlens-${name}-${new Date().toISOString().slice(0, 10)}`;
   a.click();
   URL.revokeObjectURL(a.href);
+}
+$('export').addEventListener('click', async () => download(await exportJson(), 'application/json', 'history.json'));
+// The same formats as the API's exports and the CLI (shared/export): for COCO tools and spreadsheets.
+$('export-coco').addEventListener('click', async () => {
+  const tasks = (await listEntries()).map((e) => e.task);
+  download(JSON.stringify(toCoco(tasks), null, 1), 'application/json', 'coco.json');
+});
+$('export-csv').addEventListener('click', async () => {
+  const tasks = (await listEntries()).map((e) => e.task);
+  download(toCsv(tasks), 'text/csv', 'detections.csv');
 });
 $('clear').addEventListener('click', async () => {
   if (!confirm('Delete the whole history on this device?')) return;
