@@ -147,6 +147,7 @@ export function createApp(services: Services, opts: AppOptions) {
     '/',
     batchRoutes({
       batches: deps.batches,
+      webhooks: deps.webhooks,
       tasks: deps.tasks,
       queue: deps.queue,
       workers: deps.workers,

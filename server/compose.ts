@@ -86,6 +86,24 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
   const tasks = new TaskService(store, queue, blobs);
   // A task that ends queues its webhook, wherever it ends (worker: succeeded/failed; API: canceled).
   tasks.onFinal = (task, ownerId, url) => webhooks.taskEnded(task, ownerId, url);
+  const batches = new BatchService(redis, k, tasks, queue, config.TASK_TTL_SECONDS, {
+    maxPixels: config.MAX_IMAGE_PIXELS,
+    minSide: config.MIN_IMAGE_SIDE,
+    maxTasks: config.MAX_BATCH_TASKS,
+    maxQueueDepth: config.MAX_BATCH_QUEUE_DEPTH,
+  });
+  // An album whose last photo ends: its summary to the batch's callback URL (else the owner's default).
+  tasks.onBatchTaskFinal = (task, ownerId) =>
+    batches
+      .taskEnded(task, async (batch, url) => {
+        const summary = await batches.summary(batch, {
+          counts: await queue.counts(),
+          workers: 0,
+          meanInferenceMs: null,
+        });
+        await webhooks.enqueue({ ownerId, subjectId: batch.id, url, type: 'batch.completed', data: summary });
+      })
+      .catch((err) => log.warn('could not queue the webhook of a batch', { batch_id: task.batch_id, err }));
   return {
     config,
     redis,
@@ -103,12 +121,7 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
     store,
     tasks,
     queue,
-    batches: new BatchService(redis, k, tasks, queue, config.TASK_TTL_SECONDS, {
-      maxPixels: config.MAX_IMAGE_PIXELS,
-      minSide: config.MIN_IMAGE_SIDE,
-      maxTasks: config.MAX_BATCH_TASKS,
-      maxQueueDepth: config.MAX_BATCH_QUEUE_DEPTH,
-    }),
+    batches,
     workers: new WorkerRegistry(redis, k, config.WORKER_HEARTBEAT_MS),
     get events() {
       events ??= new TaskEvents(redis, k.taskEvents, log, config.MAX_WAITS_PER_USER);

@@ -250,7 +250,7 @@ export type Stats = z.infer<typeof StatsSchema>;
 
 /** What a webhook is about; the payload's `type`. Batches add their own. */
 export const WebhookEventTypeSchema = z
-  .enum(['task.succeeded', 'task.failed', 'task.canceled'])
+  .enum(['task.succeeded', 'task.failed', 'task.canceled', 'batch.completed'])
   .meta({ id: 'WebhookEventType' });
 export type WebhookEventType = z.infer<typeof WebhookEventTypeSchema>;
 

@@ -140,6 +140,9 @@ export class BatchService {
       throw new TwinlensError('batch_full', `a batch holds at most ${this.limits.maxTasks} photos; start another`);
     }
 
+    // Photos of this batch not final yet: counted down as its tasks end (taskEnded), so the batch's
+    // webhook is sent when the last one ends. Counted before any task exists, so none ends first.
+    if (accepted.length) await this.redis.hincrby(k.batch(batch.id), 'left', accepted.length);
     // The owner's album jobs already waiting, these included (reserved above, not yet made): each
     // new job is queued behind its owner's own backlog, not behind other users' albums.
     const backlog = (await this.backlog(batch.ownerId)) - accepted.length;
@@ -152,6 +155,7 @@ export class BatchService {
       } catch (err) {
         // Storage refusing one photo fails that photo alone, like a bad one.
         await this.redis.zrem(k.batchTasks(batch.id), a.task.task_id);
+        await this.redis.hincrby(k.batch(batch.id), 'left', -1);
         if (!(err instanceof TwinlensError)) throw err;
         const r = rejection(a.index, photos[a.index]?.filename, err);
         await this.redis.rpush(k.batchRejected(batch.id), JSON.stringify(r));
@@ -164,6 +168,27 @@ export class BatchService {
     }
     rejected.sort((a, b) => a.index - b.index);
     return { tasks, rejected };
+  }
+
+  /** Where the batch's webhook goes (checked already); without one, the owner's default, if any. */
+  async setCallbackUrl(batchId: string, url: string): Promise<void> {
+    await this.redis.hset(this.keys.batch(batchId), 'callback', url);
+  }
+
+  /**
+   * One of the batch's tasks ended (TaskService calls this once per task). When it was the last
+   * one not final, `onDone` gets the batch and its callback URL (null: the owner's default).
+   * Photos added later count again: the batch is then done again when they are.
+   */
+  async taskEnded(
+    task: Task & { batch_id: string },
+    onDone: (batch: StoredBatch, callbackUrl: string | null) => Promise<void>,
+  ): Promise<void> {
+    const key = this.keys.batch(task.batch_id);
+    const left = await this.redis.hincrby(key, 'left', -1);
+    if (left !== 0) return;
+    const [batch, callback] = await Promise.all([this.read(task.batch_id), this.redis.hget(key, 'callback')]);
+    if (batch?.open) await onDone(batch, callback);
   }
 
   /** The batch as a client sees it: counts by status, progress, estimated time left. */

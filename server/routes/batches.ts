@@ -26,6 +26,7 @@ import type { DetectQueue } from '../queue/detect-queue.ts';
 import { queueFigures } from '../queue/estimate.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { parseParams } from '../tasks/upload.ts';
+import type { WebhookService } from '../webhooks/webhook-service.ts';
 import type { WorkerRegistry } from '../workers/worker-registry.ts';
 import { bearer, errorContent, errors } from './openapi-common.ts';
 
@@ -35,6 +36,8 @@ export interface BatchDeps {
   queue: DetectQueue;
   workers: WorkerRegistry;
   sessions: SessionStore;
+  /** `callback_url`: checked here; the batch's summary is POSTed there when its last photo ends. */
+  webhooks: WebhookService;
   /** Backpressure (rate limit per request, the album queue's depth), run before the body is read. */
   admission?: MiddlewareHandler<AppEnv>;
   /** `image` parts one request may carry. */
@@ -66,6 +69,12 @@ const BatchForm = {
     ...photoProperties,
     min_score: { type: 'number' as const, minimum: 0, maximum: 1, default: DEFAULT_MIN_SCORE },
     max_detections: { type: 'integer' as const, minimum: 1, maximum: 100, default: DEFAULT_MAX_DETECTIONS },
+    callback_url: {
+      type: 'string' as const,
+      format: 'uri',
+      description:
+        'Optional: where to POST the batch summary (`batch.completed`, signed like task webhooks) when its last photo ends; without it, the user’s default callback URL, if any.',
+    },
   },
 };
 const AddForm = { type: 'object' as const, required: ['image'], properties: photoProperties };
@@ -216,8 +225,13 @@ export function batchRoutes(deps: BatchDeps) {
     const user = c.get('user');
     const parts = await readPhotos(c);
     const photos = photosOf(parts);
-    const params = parseParams(formFields(parts));
+    const fields = formFields(parts);
+    const params = parseParams(fields);
+    const callbackUrl = fields.get('callback_url')
+      ? deps.webhooks.checkUrl(fields.get('callback_url') as string)
+      : null;
     const batch = await deps.batches.create(user.id, params);
+    if (callbackUrl) await deps.batches.setCallbackUrl(batch.id, callbackUrl);
     const added = await deps.batches.add(batch, photos).catch(async (err: unknown) => {
       // Refused as a whole (the album queue full): no empty batch is left behind.
       await deps.batches.delete(batch);

@@ -42,6 +42,9 @@ export class TaskService {
    */
   onFinal: ((task: Task, ownerId: string, callbackUrl: string) => Promise<void>) | undefined;
 
+  /** Called once per album task that became final (the batch counts down to its own webhook). Must not throw. */
+  onBatchTaskFinal: ((task: Task & { batch_id: string }, ownerId: string) => Promise<void>) | undefined;
+
   constructor(
     readonly store: TaskStore,
     private readonly queue: DetectQueue,
@@ -255,6 +258,9 @@ export class TaskService {
     )) as [number, (string | null)?];
     const [outcome, callbackUrl] = r;
     if (outcome === 1 && owesPush && callbackUrl) await this.onFinal?.(next, ownerId, callbackUrl);
+    if (outcome === 1 && owesPush && next.batch_id) {
+      await this.onBatchTaskFinal?.(next as Task & { batch_id: string }, ownerId);
+    }
     return outcome === 1 ? 'ok' : outcome === -1 ? 'missing' : 'conflict';
   }
 }

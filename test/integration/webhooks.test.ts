@@ -276,3 +276,47 @@ it('only the task’s owner reads its deliveries', async () => {
   expect(anon.status).toBe(401);
   expect((await settings(other)).callback_url).toBeNull();
 });
+
+it('an album with a callback_url gets one signed batch.completed with its counts when its last photo ends', async () => {
+  const { secret } = await settings(ctx.token);
+  const form = new FormData();
+  for (const name of ['astronaut.png', 'coffee.png'])
+    form.append('image', new Blob([new Uint8Array(fixture(name))]), name);
+  form.append('image', new Blob([new Uint8Array([1, 2, 3])]), 'broken.png');
+  form.set('callback_url', `${receiver.url}/batch/1`);
+  const res = await fetch(`${ctx.sys.baseUrl}/api/v1/batches`, {
+    method: 'POST',
+    headers: auth(ctx.token),
+    body: form,
+  });
+  expect(res.status, await res.clone().text()).toBe(202);
+  const { batch } = (await res.json()) as { batch: { batch_id: string } };
+  const [req] = (await receiver.waitFor('/batch/1', 1, 60_000)) as [PushRequest];
+  const headers = {
+    'webhook-id': String(req.headers['webhook-id']),
+    'webhook-timestamp': String(req.headers['webhook-timestamp']),
+    'webhook-signature': String(req.headers['webhook-signature']),
+  };
+  const body = new Webhook(secret).verify(req.body, headers) as {
+    type: string;
+    data: { batch_id: string; status: string; counts: Record<string, number> };
+  };
+  expect(body.type).toBe('batch.completed');
+  expect(body.data.batch_id).toBe(batch.batch_id);
+  expect(body.data.status).toBe('done');
+  expect(body.data.counts).toMatchObject({ succeeded: 2 });
+  // Once: nothing more arrives for it.
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(receiver.received.filter((r) => r.path === '/batch/1')).toHaveLength(1);
+  // An album refused at the door never gets that far: the URL is checked like a task's.
+  const bad = new FormData();
+  bad.append('image', new Blob([new Uint8Array(fixture('coffee.png'))]), 'coffee.png');
+  bad.set('callback_url', 'https://169.254.169.254/latest');
+  const refused = await fetch(`${ctx.sys.baseUrl}/api/v1/batches`, {
+    method: 'POST',
+    headers: auth(ctx.token),
+    body: bad,
+  });
+  expect(refused.status).toBe(400);
+  expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('callback_url_refused');
+});
