@@ -2,7 +2,10 @@
  * `npm run bench:web`: detection in headless Chromium, per backend the machine offers, beside the
  * server path, on the same photo, in one run. For each backend: the model's load + warm-up time,
  * the first inference after it, and the steady-state p50 of the next ones; for the server path:
- * end-to-end latency (upload → result in the page) and the worker's inference time.
+ * end-to-end latency (upload → result in the page) and the worker's inference time. Then the
+ * routing scenarios of Auto: the route chosen and the time from choosing a photo to its result
+ * shown, and an album of 8 photos split between the device and the server against device-only
+ * and server-only.
  * Environment: RUNS (steady-state inferences per backend, default 5), IMAGE (a test fixture).
  */
 import os from 'node:os';
@@ -45,8 +48,52 @@ async function runTasks(
   return { tasks, wall };
 }
 
+/** Chooses `n` photos at once; ms until every one of them is final in the history. */
+async function albumMs(page: Awaited<ReturnType<typeof openApp>>['page'], n: number): Promise<number> {
+  const names = ['astronaut.png', 'coffee.png', 'chelsea.png'];
+  const before = await page.locator('#history li.task').count();
+  const t0 = performance.now();
+  await page.setInputFiles(
+    '#files',
+    Array.from({ length: n }, (_, i) => path.join(FIXTURES, names[i % names.length] as string)),
+  );
+  await page.waitForFunction(
+    (want) => {
+      const rows = [...document.querySelectorAll<HTMLElement>('#history li.task')];
+      const final = rows.filter((r) => r.dataset.status === 'succeeded' || r.dataset.status === 'failed');
+      return rows.length >= want && final.length >= want;
+    },
+    before + n,
+    { timeout: 600_000, polling: 20 },
+  );
+  return performance.now() - t0;
+}
+
+async function scenario(
+  name: string,
+  opts: { webgpu: boolean; query?: string; login: boolean; route: 'auto' | 'device' | 'server'; init?: string },
+): Promise<string> {
+  const b = await openApp(`${sys.baseUrl}/${opts.query ?? ''}`, { webgpu: opts.webgpu, init: opts.init });
+  try {
+    const opened = performance.now();
+    await b.page.waitForSelector('#where[data-backend]', { timeout: 300_000 });
+    const readyMs = performance.now() - opened;
+    if (opts.login) await logIn(b.page, sys.admin.username, sys.admin.password);
+    await chooseRoute(b.page, opts.route);
+    const { tasks, wall } = await runTasks(b.page, RUNS + 1);
+    const last = tasks.at(-1);
+    const where = `${last?.source ?? '?'} (${last?.model?.backend ?? '?'})`;
+    console.error(`${name}: ${where}, ${last?.route?.reason ?? ''}`);
+    return `| ${name} | ${where} | ${last?.route?.reason ?? ''} | ${f(readyMs)} | ${f(wall[0])} | ${f(p50(wall.slice(1)))} |`;
+  } finally {
+    await b.close();
+  }
+}
+
 const sys = await startSystem({ workers: 1 });
 const rows: string[] = [];
+const routing: string[] = [];
+const album: string[] = [];
 try {
   for (const backend of ['webgpu', 'webgl', 'wasm'] as const) {
     const b = await openApp(`${sys.baseUrl}/?backends=${backend}`, { webgpu: backend === 'webgpu' });
@@ -84,6 +131,41 @@ try {
   } finally {
     await b.close();
   }
+  routing.push(await scenario('Auto, not logged in, no WebGPU', { webgpu: false, login: false, route: 'auto' }));
+  routing.push(
+    await scenario('Auto, not logged in, software WebGPU present', { webgpu: true, login: false, route: 'auto' }),
+  );
+  routing.push(
+    await scenario('Auto, logged in, only software WebGPU allowed (slow device)', {
+      webgpu: true,
+      query: '?backends=webgpu',
+      login: true,
+      route: 'auto',
+    }),
+  );
+  routing.push(
+    await scenario('Auto, logged in, battery at 10 %', {
+      webgpu: false,
+      login: true,
+      route: 'auto',
+      init: 'navigator.getBattery = async () => ({ level: 0.1, charging: false, addEventListener() {} });',
+    }),
+  );
+  for (const route of ['auto', 'device', 'server'] as const) {
+    const b = await openApp(sys.baseUrl, { webgpu: false });
+    try {
+      await b.page.waitForSelector('#where[data-backend]', { timeout: 300_000 });
+      await logIn(b.page, sys.admin.username, sys.admin.password);
+      await chooseRoute(b.page, route);
+      const ms = await albumMs(b.page, 8);
+      const tasks = (await exportedTasks(b.page)).map((t) => TaskSchema.parse(t));
+      const onServer = tasks.filter((t) => t.source === 'server').length;
+      album.push(`| ${route} | ${8 - onServer} / ${onServer} | ${f(ms)} |`);
+      console.error(`album, ${route}: ${f(ms)} ms`);
+    } finally {
+      await b.close();
+    }
+  }
 } finally {
   await sys.stop();
 }
@@ -96,3 +178,12 @@ console.log(
 );
 console.log('| --- | --- | --- | --- | --- |');
 console.log(rows.join('\n'));
+
+console.log('\nRouting (Auto): the route chosen and the time from choosing the photo to its result shown\n');
+console.log('| scenario | ran on | reason | page → model ready ms | first photo ms | steady p50 ms |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+console.log(routing.join('\n'));
+console.log('\nAn album of 8 photos chosen at once (logged in, no WebGPU, one server worker)\n');
+console.log('| setting | device / server photos | all 8 shown, ms |');
+console.log('| --- | --- | --- |');
+console.log(album.join('\n'));

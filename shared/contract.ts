@@ -87,6 +87,13 @@ export const TimingsSchema = z
     queue_ms: z.number().nonnegative().nullable(),
     inference_ms: z.number().nonnegative().nullable(),
     total_ms: z.number().nonnegative().nullable(),
+    tiles: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .meta({ description: 'Tiles the model ran over besides the whole photo (0: not tiled)' }),
+    tile_ms: z.number().nonnegative().nullable().optional().meta({ description: 'Mean inference time per tile' }),
   })
   .meta({ id: 'Timings' });
 export type Timings = z.infer<typeof TimingsSchema>;
@@ -95,10 +102,20 @@ export const DEFAULT_MIN_SCORE = 0.3;
 export const DEFAULT_MAX_DETECTIONS = 20;
 export const MAX_DETECTIONS_LIMIT = 100;
 
+/**
+ * Large photos are also run in overlapping tiles (small objects found): `auto` tiles photos whose
+ * long side is 1600 px or more, `off` never, `CxR` (e.g. `3x2`) that grid; at most 12 tiles.
+ */
+export const TilingSchema = z
+  .union([z.enum(['auto', 'off']), z.string().regex(/^[1-9]\d?x[1-9]\d?$/, 'auto, off, or a grid such as 3x2')])
+  .meta({ id: 'Tiling', example: 'auto' });
+export type Tiling = z.infer<typeof TilingSchema>;
+
 export const DetectParamsSchema = z
   .object({
     min_score: z.number().min(0).max(1).default(DEFAULT_MIN_SCORE),
     max_detections: z.number().int().min(1).max(MAX_DETECTIONS_LIMIT).default(DEFAULT_MAX_DETECTIONS),
+    tiling: TilingSchema.default('auto'),
   })
   .meta({ id: 'DetectParams' });
 export type DetectParams = z.infer<typeof DetectParamsSchema>;

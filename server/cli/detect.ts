@@ -204,7 +204,7 @@ async function localRunner(params: DetectParams): Promise<Runner> {
         params,
         now: started,
       });
-      const decoded = await decodeForModel(bytes, CENTERNET.inputSize, config.MAX_IMAGE_PIXELS);
+      const decoded = await decodeForModel(bytes, CENTERNET.inputSize, config.MAX_IMAGE_PIXELS, task.params.tiling);
       const r = await model.detect(decoded.pixels, decoded.original, task.params);
       const finished = new Date();
       return {
@@ -218,6 +218,8 @@ async function localRunner(params: DetectParams): Promise<Runner> {
           queue_ms: 0,
           inference_ms: Math.round(r.inferenceMs * 10) / 10,
           total_ms: finished.getTime() - started.getTime(),
+          tiles: r.tiles,
+          tile_ms: r.tileMs === null ? null : Math.round(r.tileMs * 10) / 10,
         },
       };
     },

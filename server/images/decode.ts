@@ -1,17 +1,33 @@
-/** Decodes a stored image to RGB pixels for the model: EXIF-oriented, at most 2× the model input. */
+/**
+ * Decodes a stored image to RGB pixels for the model, once: EXIF-oriented, at most 2× the model
+ * input — or, for a photo that will be tiled (shared/detector/tiling.ts), at a bounded size the
+ * tiles are cut from.
+ */
 import sharp from 'sharp';
+import type { Tiling } from '../../shared/contract.ts';
 import { decodeSizeFor, type Pixels } from '../../shared/detector/preprocess.ts';
+import { decodeSizeForTiling } from '../../shared/detector/tiling.ts';
 
 export interface Decoded {
   pixels: Pixels & { data: Uint8Array };
   original: { width: number; height: number };
 }
 
-export async function decodeForModel(bytes: Uint8Array, inputSize: number, maxPixels: number): Promise<Decoded> {
+export async function decodeForModel(
+  bytes: Uint8Array,
+  inputSize: number,
+  maxPixels: number,
+  tiling: Tiling = 'off',
+): Promise<Decoded> {
   const image = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' }).autoOrient();
   const meta = await sharp(bytes, { limitInputPixels: maxPixels }).metadata();
   const original = meta.autoOrient ?? { width: meta.width, height: meta.height };
-  const target = decodeSizeFor(inputSize, original.width, original.height);
+  const target = decodeSizeForTiling(
+    original.width,
+    original.height,
+    tiling,
+    decodeSizeFor(inputSize, original.width, original.height),
+  );
   const { data, info } = await image
     .resize(target.width, target.height, { fit: 'fill' })
     .removeAlpha()

@@ -23,5 +23,5 @@ export type ToThread = InitMessage | DetectMessage;
 export type FromThread =
   | { type: 'ready'; info: ModelInfo; warmUpMs: number }
   | { type: 'init-failed'; message: string }
-  | { type: 'result'; id: number; detections: Detection[]; inferenceMs: number }
+  | { type: 'result'; id: number; detections: Detection[]; inferenceMs: number; tiles: number; tileMs: number | null }
   | { type: 'failed'; id: number; message: string };

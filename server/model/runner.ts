@@ -11,6 +11,14 @@ import type { Logger } from '../log.ts';
 import type { BackendChoice } from './backend.ts';
 import type { FromThread, ToThread } from './protocol.ts';
 
+/** Detections, and what they cost: all passes together, and the tiles' share (tiling.ts). */
+export interface ModelResult {
+  detections: Detection[];
+  inferenceMs: number;
+  tiles: number;
+  tileMs: number | null;
+}
+
 export interface ModelRunner {
   readonly info: ModelInfo;
   /** Whether `detect` needs decoded pixels (the null model does not). */
@@ -19,7 +27,7 @@ export interface ModelRunner {
     pixels: Pixels | null,
     original: { width: number; height: number },
     params: DetectParams,
-  ): Promise<{ detections: Detection[]; inferenceMs: number }>;
+  ): Promise<ModelResult>;
   close(): Promise<void>;
 }
 
@@ -28,7 +36,7 @@ export class NullModelRunner implements ModelRunner {
   readonly info: ModelInfo = { name: 'null', version: '0', backend: 'none' };
   readonly needsPixels = false;
   async detect() {
-    return { detections: [], inferenceMs: 0 };
+    return { detections: [], inferenceMs: 0, tiles: 0, tileMs: null };
   }
   async close() {}
 }
@@ -125,7 +133,8 @@ export class ThreadModelRunner implements ModelRunner {
     });
     try {
       const m = await Promise.race([reply, timeout]);
-      if (m.type === 'result') return { detections: m.detections, inferenceMs: m.inferenceMs };
+      if (m.type === 'result')
+        return { detections: m.detections, inferenceMs: m.inferenceMs, tiles: m.tiles, tileMs: m.tileMs };
       throw new TwinlensError('inference_failed', m.type === 'failed' ? m.message : 'unexpected reply');
     } catch (err) {
       if (err instanceof TwinlensError && err.code === 'timeout') {

@@ -37,7 +37,14 @@ port.on('message', async (msg: ToThread) => {
   try {
     if (blockMs > 0) busyWait(blockMs);
     const r = await detector.detect(msg.pixels, msg.original, msg.params);
-    send({ type: 'result', id: msg.id, detections: r.detections, inferenceMs: r.inferenceMs + blockMs });
+    send({
+      type: 'result',
+      id: msg.id,
+      detections: r.detections,
+      inferenceMs: r.inferenceMs + blockMs,
+      tiles: r.tiles,
+      tileMs: r.tileMs,
+    });
   } catch (err) {
     send({ type: 'failed', id: msg.id, message: String((err as Error).message ?? err) });
   }

@@ -52,14 +52,14 @@ export function createProcessor(deps: ProcessorDeps) {
       let decoded: Awaited<ReturnType<typeof decodeForModel>> | null = null;
       if (model.needsPixels) {
         try {
-          decoded = await decodeForModel(bytes, CENTERNET.inputSize, maxPixels);
+          decoded = await decodeForModel(bytes, CENTERNET.inputSize, maxPixels, job.data.params.tiling ?? 'off');
         } catch (err) {
           throw new TwinlensError('image_undecodable', `the image cannot be decoded: ${(err as Error).message}`);
         }
       }
       const original = decoded?.original ?? { width: running.image.width, height: running.image.height };
       const result = await model.detect(decoded?.pixels ?? null, original, job.data.params);
-      const done = await tasks.succeed(running, job.data.ownerId, result.detections, result.inferenceMs);
+      const done = await tasks.succeed(running, job.data.ownerId, result.detections, result.inferenceMs, result);
       if (done.outcome !== 'ok') {
         log.info('task was canceled while running; result discarded');
         return 'canceled';

@@ -69,6 +69,12 @@ const BatchForm = {
     ...photoProperties,
     min_score: { type: 'number' as const, minimum: 0, maximum: 1, default: DEFAULT_MIN_SCORE },
     max_detections: { type: 'integer' as const, minimum: 1, maximum: 100, default: DEFAULT_MAX_DETECTIONS },
+    tiling: {
+      type: 'string' as const,
+      default: 'auto',
+      description:
+        'Large photos are also run in overlapping tiles, so small objects are found: `auto` (photos 1600 px or more on the long side), `off`, or a grid such as `3x2`; at most 12 tiles. `timings.tiles` says how many ran.',
+    },
     callback_url: {
       type: 'string' as const,
       format: 'uri',

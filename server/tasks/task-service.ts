@@ -130,6 +130,7 @@ export class TaskService {
     ownerId: string,
     detections: Detection[],
     inferenceMs: number,
+    tiled: { tiles: number; tileMs: number | null } = { tiles: 0, tileMs: null },
     now = new Date(),
   ): Promise<{ outcome: TransitionResult; task: Task }> {
     const done: Task = {
@@ -137,7 +138,11 @@ export class TaskService {
       status: 'succeeded',
       finished_at: now.toISOString(),
       detections,
-      timings: timingsOf(running, now, Math.round(inferenceMs * 10) / 10),
+      timings: {
+        ...timingsOf(running, now, Math.round(inferenceMs * 10) / 10),
+        tiles: tiled.tiles,
+        tile_ms: tiled.tileMs === null ? null : Math.round(tiled.tileMs * 10) / 10,
+      },
       error: null,
     };
     return { outcome: await this.change(done, ownerId, 'succeed', done.timings.inference_ms), task: done };

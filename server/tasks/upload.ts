@@ -33,7 +33,7 @@ export async function prepareUpload(
   return { task, upload: { bytes, extension: info.extension } };
 }
 
-/** `min_score` and `max_detections` from a form's text fields (defaults when absent). */
+/** `min_score`, `max_detections` and `tiling` from a form's text fields (defaults when absent). */
 export function parseParams(fields: Map<string, string>): DetectParams {
   const num = (name: string) => {
     const v = fields.get(name);
@@ -42,7 +42,12 @@ export function parseParams(fields: Map<string, string>): DetectParams {
     if (!Number.isFinite(n)) throw new TwinlensError('invalid_request', `${name} must be a number`);
     return n;
   };
-  const parsed = DetectParamsSchema.safeParse({ min_score: num('min_score'), max_detections: num('max_detections') });
+  const tiling = fields.get('tiling') || undefined;
+  const parsed = DetectParamsSchema.safeParse({
+    min_score: num('min_score'),
+    max_detections: num('max_detections'),
+    tiling,
+  });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new TwinlensError('invalid_request', `${issue?.path.join('.')}: ${issue?.message}`);

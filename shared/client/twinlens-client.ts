@@ -99,6 +99,7 @@ export class TwinlensClient {
     if (opts.taskId) form.set('task_id', opts.taskId);
     if (opts.params?.min_score !== undefined) form.set('min_score', String(opts.params.min_score));
     if (opts.params?.max_detections !== undefined) form.set('max_detections', String(opts.params.max_detections));
+    if (opts.params?.tiling !== undefined) form.set('tiling', opts.params.tiling);
     if (opts.route) form.set('route', JSON.stringify(opts.route));
     if (opts.callbackUrl) form.set('callback_url', opts.callbackUrl);
     form.set('image', image, opts.filename ?? 'image');

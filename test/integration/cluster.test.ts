@@ -3,6 +3,7 @@
  * uploads run to the end, status changes reach long polls and SSE (pub/sub), and every key of
  * ours and BullMQ's lies in the one slot of the prefix's hash tag, on a master of the cluster.
  */
+import { createECDH } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../server/config.ts';
@@ -21,6 +22,17 @@ beforeAll(async () => {
   // REDIS_URL (set by startSystem) points at the single-node Redis: the cluster must win over it.
   sys = await startSystem({ workers: 1, env: { REDIS_CLUSTER_NODES: cluster.nodes } });
   token = await login(sys.baseUrl, sys.admin.username, sys.admin.password);
+  // A push subscription, so that the tasks below owe pushes (the outbox holds entries only for
+  // owners with one). Its endpoint is never reached: the notifier's delivery fails, contained.
+  const sub = await fetch(`${sys.baseUrl}/api/v1/push/subscriptions`, {
+    method: 'POST',
+    headers: { ...auth(token), 'content-type': 'application/json' },
+    body: JSON.stringify({
+      endpoint: 'https://push.invalid/cluster-test',
+      keys: { p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: 'AAAAAAAAAAAAAAAAAAAAAA' },
+    }),
+  });
+  if (sub.status !== 201) throw new Error(`subscribe: ${sub.status} ${await sub.text()}`);
 });
 
 afterAll(async () => {

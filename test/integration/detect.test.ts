@@ -89,7 +89,7 @@ describe('detection through the queue', () => {
       body: formWith(fixture('coffee.png'), { min_score: '0.05', max_detections: '1' }),
     });
     const task = TaskSchema.parse(await res.json());
-    expect(task.params).toEqual({ min_score: 0.05, max_detections: 1 });
+    expect(task.params).toEqual({ min_score: 0.05, max_detections: 1, tiling: 'auto' });
     const done = await waitForTask(ctx.sys.baseUrl, ctx.token, task.task_id);
     expect(done.detections).toHaveLength(1);
     expect(done.detections[0]?.label).toBe('cup');

@@ -283,7 +283,8 @@ it('a task that finishes while no API process runs is pushed when one starts aga
   const api = launch('api', { env: { ...ctx.sys.env, PORT: new URL(ctx.sys.baseUrl).port } });
   ctx.sys.api = api;
   await api.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
-  const [hit] = await pushService.waitFor('/later/1', 1);
+  // The new process starts, reads what is owed and sends it (a loaded machine takes seconds).
+  const [hit] = await pushService.waitFor('/later/1', 1, 30_000);
   if (!hit) throw new Error('no push');
   const message = PushMessageSchema.parse(JSON.parse(later.decrypt(hit.body).toString('utf8')));
   expect(message.task).toMatchObject({ task_id: task.task_id, status: 'succeeded' });

@@ -10,7 +10,7 @@ function taskWith(detections: Detection[], error: Task['error'] = null): Task {
     created_at: '2026-01-01T00:00:00.000Z',
     started_at: '2026-01-01T00:00:01.000Z',
     finished_at: '2026-01-01T00:00:02.000Z',
-    params: { min_score: 0.01, max_detections: 100 },
+    params: { min_score: 0.01, max_detections: 100, tiling: 'auto' },
     model: { name: 'centernet-mobilenetv3', version: 'human-3.3.6', backend: 'wasm' },
     image: { width: 4000, height: 3000, sha256: 'a'.repeat(64), mime: 'image/jpeg' },
     detections,

@@ -6,7 +6,8 @@
  */
 import './zod-jitless.ts';
 import { Workbox } from 'workbox-window';
-import type { RouteDecision, Stats, Task, User } from '../../shared/contract.ts';
+import type { RouteDecision, Stats, Task, Tiling, User } from '../../shared/contract.ts';
+import { modelPasses } from '../../shared/detector/tiling.ts';
 import { toCoco } from '../../shared/export/coco.ts';
 import { toCsv } from '../../shared/export/csv.ts';
 import {
@@ -50,6 +51,7 @@ type Route = 'auto' | 'device' | 'server';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const el = {
   route: $<HTMLSelectElement>('route'),
+  tiling: $<HTMLSelectElement>('tiling'),
   where: $('where'),
   account: $('account'),
   drop: $('drop'),
@@ -88,6 +90,9 @@ function route(): Route {
 }
 
 el.route.value = localStorage.getItem('twinlens.route') ?? 'auto';
+el.tiling.value = localStorage.getItem('twinlens.tiling') ?? 'auto';
+el.tiling.addEventListener('change', () => localStorage.setItem('twinlens.tiling', el.tiling.value));
+const tiling = (): Tiling => (el.tiling.value === 'off' ? 'off' : 'auto');
 el.route.addEventListener('change', () => {
   localStorage.setItem('twinlens.route', route());
   describeRoute();
@@ -215,7 +220,8 @@ void (navigator as Navigator & { getBattery?: () => Promise<BatteryState & Event
   })
   .catch(() => undefined);
 
-async function routeInput(bytes: number): Promise<RouteInput> {
+/** `passes`: model passes the photo needs (1, or 1 + its tiles): the device and the server both pay them. */
+async function routeInput(bytes: number, passes = 1): Promise<RouteInput> {
   const conn = (navigator as Navigator & { connection?: NetworkInformationLike }).connection;
   // The browser's downlink (Mbit/s) as a first guess for the uplink until an upload is measured.
   const guess = conn?.downlink ? (conn.downlink * 1e6) / 8 / 4 : null;
@@ -223,6 +229,7 @@ async function routeInput(bytes: number): Promise<RouteInput> {
     mode: route(),
     loggedIn: user !== null,
     bytes,
+    passes,
     device: { msPerPass: deviceRun?.msPerPass ?? null, backend: deviceRun?.backend ?? null, ahead: deviceAhead },
     stats: user && route() === 'auto' ? await freshStats() : null,
     network: {
@@ -391,7 +398,7 @@ async function submit(files: Iterable<File>): Promise<void> {
 
 async function submitOne(file: File, albumSide?: 'device' | 'server'): Promise<void> {
   const { image, thumbnail } = await inspect(file);
-  let decision = decideRoute(await routeInput(file.size));
+  let decision = decideRoute(await routeInput(file.size, modelPasses(image.width, image.height, tiling())));
   if (albumSide && albumSide !== decision.chosen) {
     decision = {
       ...decision,
@@ -399,7 +406,7 @@ async function submitOne(file: File, albumSide?: 'device' | 'server'): Promise<v
       reason: `album split between this device and the server (${decision.reason})`,
     };
   }
-  const task: Task = { ...newTask(decision.chosen, image), route: decision };
+  const task: Task = { ...newTask(decision.chosen, image, tiling()), route: decision };
   if (decision.chosen === 'device') {
     await putEntry({ task, image: file, thumbnail, updated_at: Date.now() });
     await refresh();
@@ -448,6 +455,8 @@ async function detectOnDevice(task: Task, file: Blob): Promise<void> {
           queue_ms: Date.parse(current.started_at ?? task.created_at) - created,
           inference_ms: Math.round(r.inferenceMs * 10) / 10,
           total_ms: finished.getTime() - created,
+          tiles: r.tiles,
+          tile_ms: r.tileMs === null ? null : Math.round(r.tileMs * 10) / 10,
         },
       };
       break;

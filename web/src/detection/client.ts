@@ -67,7 +67,15 @@ export class DetectionClient {
     image: Blob,
     params: DetectParams,
     timeoutMs = Number.POSITIVE_INFINITY,
-  ): Promise<{ detections: Detection[]; inferenceMs: number; width: number; height: number; model: ModelInfo }> {
+  ): Promise<{
+    detections: Detection[];
+    inferenceMs: number;
+    width: number;
+    height: number;
+    model: ModelInfo;
+    tiles: number;
+    tileMs: number | null;
+  }> {
     if (!this.loaded) throw new Error('load the model first');
     const { model } = await this.loaded;
     // createImageBitmap applies EXIF orientation, as the server does.
@@ -83,6 +91,14 @@ export class DetectionClient {
     const r = await Promise.race([this.call<'detected'>({ type: 'detect', bitmap, params }, [bitmap]), late]).finally(
       () => clearTimeout(timer),
     );
-    return { detections: r.detections, inferenceMs: r.inferenceMs, width: r.width, height: r.height, model };
+    return {
+      detections: r.detections,
+      inferenceMs: r.inferenceMs,
+      width: r.width,
+      height: r.height,
+      model,
+      tiles: r.tiles,
+      tileMs: r.tileMs,
+    };
   }
 }

@@ -20,5 +20,14 @@ export type FromWorker =
   | { type: 'probed'; id: number; probe: GpuProbe }
   | { type: 'loaded'; id: number; model: ModelInfo; loadMs: number; warmUpMs: number; msPerPass: number }
   | { type: 'measured'; id: number; backend: DeviceBackend; msPerPass: number; loadMs: number; warmUpMs: number }
-  | { type: 'detected'; id: number; detections: Detection[]; inferenceMs: number; width: number; height: number }
+  | {
+      type: 'detected';
+      id: number;
+      detections: Detection[];
+      inferenceMs: number;
+      width: number;
+      height: number;
+      tiles: number;
+      tileMs: number | null;
+    }
   | { type: 'error'; id: number; message: string };

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CENTERNET, Detector, MODEL_URL_PATH } from '../../../shared/detector/detector.ts';
 import { decodeSizeFor } from '../../../shared/detector/preprocess.ts';
+import { decodeSizeForTiling } from '../../../shared/detector/tiling.ts';
 import type { DeviceBackend, FromWorker, GpuProbe, ToWorker } from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -94,7 +95,13 @@ async function measure(id: number, backend: DeviceBackend) {
 async function detect(bitmap: ImageBitmap, params: Parameters<Detector['detect']>[2]) {
   if (!detector) throw new Error('the model is not loaded');
   const original = { width: bitmap.width, height: bitmap.height };
-  const size = decodeSizeFor(CENTERNET.inputSize, bitmap.width, bitmap.height);
+  // One draw: small for the whole pass alone, larger (bounded) when the photo will be tiled.
+  const size = decodeSizeForTiling(
+    bitmap.width,
+    bitmap.height,
+    params.tiling,
+    decodeSizeFor(CENTERNET.inputSize, bitmap.width, bitmap.height),
+  );
   const canvas = new OffscreenCanvas(size.width, size.height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   if (!ctx) throw new Error('no 2D canvas in this worker');
@@ -128,6 +135,8 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
         inferenceMs: r.inferenceMs,
         width: r.width,
         height: r.height,
+        tiles: r.tiles,
+        tileMs: r.tileMs,
       });
     }
   } catch (err) {

@@ -5,7 +5,14 @@
  */
 
 import { TwinlensApiError as ApiError, TwinlensClient } from '../../../shared/client/twinlens-client.ts';
-import { type RouteDecision, type Stats, type Task, TaskSchema, type User } from '../../../shared/contract.ts';
+import {
+  type DetectParams,
+  type RouteDecision,
+  type Stats,
+  type Task,
+  TaskSchema,
+  type User,
+} from '../../../shared/contract.ts';
 import { stripMetadata } from '../../../shared/strip-metadata.ts';
 import { isFinalStatus } from '../../../shared/task-lifecycle.ts';
 
@@ -30,12 +37,7 @@ export async function logout(): Promise<void> {
  * The upload form. The photo leaves without its location and other personal metadata (orientation
  * kept: shared/strip-metadata.ts); `route`: where and why the page sent it (kept in the Task).
  */
-async function formFor(
-  taskId: string,
-  image: Blob,
-  params: { min_score: number; max_detections: number },
-  route?: RouteDecision,
-): Promise<FormData> {
+async function formFor(taskId: string, image: Blob, params: DetectParams, route?: RouteDecision): Promise<FormData> {
   const clean = stripMetadata(new Uint8Array(await image.arrayBuffer()));
   return client.uploadForm(new Blob([clean as Uint8Array<ArrayBuffer>], { type: image.type }), {
     taskId,
@@ -48,7 +50,7 @@ async function formFor(
 export async function uploadTask(
   taskId: string,
   image: Blob,
-  params: { min_score: number; max_detections: number },
+  params: DetectParams,
   route?: RouteDecision,
 ): Promise<Task> {
   const form = await formFor(taskId, image, params, route);
@@ -59,7 +61,7 @@ export async function uploadTask(
 export function uploadTaskWithProgress(
   taskId: string,
   image: Blob,
-  params: { min_score: number; max_detections: number },
+  params: DetectParams,
   onProgress: (fraction: number) => void,
   route?: RouteDecision,
 ): Promise<Task> {

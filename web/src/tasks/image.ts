@@ -1,5 +1,5 @@
 /** What the history keeps of a photo: its ImageInfo (as the server computes it) and a thumbnail. */
-import type { ImageInfo, Task } from '../../../shared/contract.ts';
+import type { ImageInfo, Task, Tiling } from '../../../shared/contract.ts';
 import { describeUnsupported, sniffImage } from '../../../shared/sniff.ts';
 import { newTask as makeTask } from '../../../shared/task-lifecycle.ts';
 
@@ -20,7 +20,7 @@ export async function inspect(file: Blob): Promise<{ image: ImageInfo; thumbnail
 }
 
 /** A new task as the client sees it before any detection ran (made as the server makes its own). */
-export function newTask(source: Task['source'], image: ImageInfo): Task {
+export function newTask(source: Task['source'], image: ImageInfo, tiling: Tiling = 'auto'): Task {
   // A low threshold: the result view's slider filters from here without running the model again.
-  return makeTask({ id: crypto.randomUUID(), source, image, params: { min_score: 0.05 } });
+  return makeTask({ id: crypto.randomUUID(), source, image, params: { min_score: 0.05, tiling } });
 }
