@@ -9,38 +9,9 @@ import { describe, expect, it } from 'vitest';
 import type { Task } from '../../shared/contract.ts';
 import { auth, fixture, upload, waitForTask } from '../helpers/api.ts';
 import { useSystem } from '../helpers/system.ts';
+import { foundPrints as found, wall } from '../helpers/wall.ts';
 
 const ctx = useSystem({ workers: 1 });
-
-const W = 4032;
-const H = 3024;
-/** Prints of the fixtures, ~520 px wide (an object of ~60 px to the model in the whole photo). */
-const PRINTS = [
-  { file: 'astronaut.png', label: 'person', left: 400, top: 500, width: 520 },
-  { file: 'coffee.png', label: 'cup', left: 2600, top: 600, width: 520 },
-  { file: 'astronaut.png', label: 'person', left: 1700, top: 2100, width: 520 },
-  { file: 'coffee.png', label: 'cup', left: 3300, top: 2300, width: 520 },
-];
-
-async function wall(): Promise<{
-  jpeg: Buffer;
-  prints: { label: string; box: { x: number; y: number; w: number; h: number } }[];
-}> {
-  const prints = [];
-  const layers = [];
-  for (const p of PRINTS) {
-    const img = sharp(fixture(p.file)).resize({ width: p.width });
-    const buf = await img.png().toBuffer();
-    const meta = await sharp(buf).metadata();
-    layers.push({ input: buf, left: p.left, top: p.top });
-    prints.push({ label: p.label, box: { x: p.left, y: p.top, w: meta.width ?? p.width, h: meta.height ?? p.width } });
-  }
-  const jpeg = await sharp({ create: { width: W, height: H, channels: 3, background: { r: 214, g: 208, b: 196 } } })
-    .composite(layers)
-    .jpeg({ quality: 90 })
-    .toBuffer();
-  return { jpeg, prints };
-}
 
 async function detect(bytes: Buffer, tiling?: string): Promise<Task> {
   const res = await upload(ctx.sys.baseUrl, ctx.token, bytes, {
@@ -51,21 +22,6 @@ async function detect(bytes: Buffer, tiling?: string): Promise<Task> {
   expect(res.status, await res.clone().text()).toBe(202);
   const id = ((await res.json()) as { task_id: string }).task_id;
   return waitForTask(ctx.sys.baseUrl, ctx.token, id, undefined, 120_000);
-}
-
-type Print = Awaited<ReturnType<typeof wall>>['prints'][number];
-/** The prints whose object was found by a box lying inside the print. */
-function found(task: Task, prints: Print[]): Print[] {
-  return prints.filter((p) =>
-    task.detections.some(
-      (d) =>
-        d.label === p.label &&
-        d.box.x >= p.box.x - 8 &&
-        d.box.y >= p.box.y - 8 &&
-        d.box.x + d.box.width <= p.box.x + p.box.w + 8 &&
-        d.box.y + d.box.height <= p.box.y + p.box.h + 8,
-    ),
-  );
 }
 
 describe('tiled detection of large photos', () => {
@@ -106,7 +62,7 @@ describe('tiled detection of large photos', () => {
     // Stored rotated a quarter turn with orientation 6 ("rotate 90° clockwise to view"): the same wall upright.
     const rotated = await sharp(jpeg).rotate(-90).withMetadata({ orientation: 6 }).jpeg({ quality: 90 }).toBuffer();
     const task = await detect(rotated);
-    expect(task.image).toMatchObject({ width: W, height: H });
+    expect(task.image).toMatchObject({ width: 4032, height: 3024 });
     expect(found(task, prints).length).toBe(prints.length);
   }, 180_000);
 
