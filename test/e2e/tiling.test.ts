@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { foundPrints, wall } from '../../bench/lib/wall.ts';
 import { type Task, TaskSchema } from '../../shared/contract.ts';
 import { auth, upload, waitForTask } from '../helpers/api.ts';
 import { useSystem } from '../helpers/system.ts';
-import { foundPrints, wall } from '../helpers/wall.ts';
 import { type Browser, chooseRoute, exportedTasks, openApp, SLOW, waitForNewestTask } from './browser.ts';
 
 const ctx = useSystem({ workers: 1 });

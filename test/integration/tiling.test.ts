@@ -6,10 +6,10 @@
  */
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { foundPrints as found, wall } from '../../bench/lib/wall.ts';
 import type { Task } from '../../shared/contract.ts';
 import { auth, fixture, upload, waitForTask } from '../helpers/api.ts';
 import { useSystem } from '../helpers/system.ts';
-import { foundPrints as found, wall } from '../helpers/wall.ts';
 
 const ctx = useSystem({ workers: 1 });
 
