@@ -9,20 +9,28 @@ import { fixture } from './api.ts';
 const W = 4032;
 const H = 3024;
 /** Prints of the fixtures, ~520 px wide (an object of ~60 px to the model in the whole photo). */
-const PRINTS = [
+export interface PrintSpec {
+  file: string;
+  label: string;
+  left: number;
+  top: number;
+  width: number;
+}
+
+export const PRINTS: PrintSpec[] = [
   { file: 'astronaut.png', label: 'person', left: 400, top: 500, width: 520 },
   { file: 'coffee.png', label: 'cup', left: 2600, top: 600, width: 520 },
   { file: 'astronaut.png', label: 'person', left: 1700, top: 2100, width: 520 },
   { file: 'coffee.png', label: 'cup', left: 3300, top: 2300, width: 520 },
 ];
 
-export async function wall(): Promise<{
+export async function wall(specs: PrintSpec[] = PRINTS): Promise<{
   jpeg: Buffer;
   prints: { label: string; box: { x: number; y: number; w: number; h: number } }[];
 }> {
   const prints = [];
   const layers = [];
-  for (const p of PRINTS) {
+  for (const p of specs) {
     const img = sharp(fixture(p.file)).resize({ width: p.width });
     const buf = await img.png().toBuffer();
     const meta = await sharp(buf).metadata();
