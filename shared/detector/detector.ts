@@ -37,8 +37,9 @@ export class Detector {
   private constructor(private readonly model: GraphModel) {}
 
   /** `source` is a URL (browser) or an IOHandler (Node reads the files from node_modules). */
-  static async load(source: string | tf.io.IOHandler): Promise<Detector> {
-    const model = await loadGraphModel(source);
+  /** `onProgress`: the share of the weights fetched so far, 0–1 (a URL source: the browser's first visit). */
+  static async load(source: string | tf.io.IOHandler, onProgress?: (fraction: number) => void): Promise<Detector> {
+    const model = await loadGraphModel(source, onProgress ? { onProgress } : undefined);
     return new Detector(model);
   }
 

@@ -72,6 +72,14 @@ const el = {
 };
 
 const detection = new DetectionClient();
+// The model's weights (~4 MB) on a first visit or after an update: a progress bar; the page stays usable.
+const modelProgress = $<HTMLProgressElement>('model-progress');
+detection.onProgress = (fraction) => {
+  modelProgress.hidden = fraction >= 1;
+  modelProgress.value = fraction;
+  modelProgress.dataset.last = String(fraction);
+  if (fraction < 1) el.where.textContent = `Downloading the model: ${Math.round(fraction * 100)} %`;
+};
 const progress = new Map<string, number>();
 let user: User | null = null;
 let probe: GpuProbe = { webgpu: 'none', adapter: null };

@@ -11,9 +11,15 @@ export class DetectionClient {
   private pending = new Map<number, (m: FromWorker) => void>();
   private loaded: Promise<Reply<'loaded'>> | undefined;
   private loadedWith: string | undefined;
+  /** The model's download, 0–1, while a load fetches it (the page shows a progress bar). */
+  onProgress: ((fraction: number) => void) | undefined;
 
   constructor() {
     this.worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      if (e.data.type === 'progress') {
+        this.onProgress?.(e.data.fraction);
+        return;
+      }
       this.pending.get(e.data.id)?.(e.data);
       this.pending.delete(e.data.id);
     };

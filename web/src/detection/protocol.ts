@@ -19,6 +19,8 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'probed'; id: number; probe: GpuProbe }
   | { type: 'loaded'; id: number; model: ModelInfo; loadMs: number; warmUpMs: number; msPerPass: number }
+  /** The model's weights being fetched (first visit, after an update): the share done, 0–1. */
+  | { type: 'progress'; id: number; fraction: number }
   | { type: 'measured'; id: number; backend: DeviceBackend; msPerPass: number; loadMs: number; warmUpMs: number }
   | {
       type: 'detected';

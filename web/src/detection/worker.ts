@@ -63,7 +63,9 @@ async function load(id: number, backends: DeviceBackend[]) {
     }
   }
   if (!chosen) throw new Error(`none of these backends works here: ${backends.join(', ')}`);
-  const next = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`);
+  const next = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`, (fraction) =>
+    send({ type: 'progress', id, fraction }),
+  );
   const warmStart = performance.now();
   await next.warmUp();
   const warmUpMs = performance.now() - warmStart;
