@@ -51,6 +51,9 @@ describe('not logged in', () => {
       const { page, posts } = await open();
       await chooseRoute(page, 'auto');
       expect(await page.textContent('#where')).toMatch(/Auto: on this device/);
+      // The first visit downloaded the model with a progress bar, hidden once done.
+      expect(await page.getAttribute('#model-progress', 'data-last')).toBe('1');
+      expect(await page.isHidden('#model-progress')).toBe(true);
       const task = await detectOne(page);
       expect(task).toMatchObject({ status: 'succeeded', source: 'device', model: { backend: 'wasm' } });
       expect(task.route).toMatchObject({ chosen: 'device', reason: expect.stringMatching(/not logged in/) });
