@@ -95,7 +95,8 @@ const rows: string[] = [];
 const routing: string[] = [];
 const album: string[] = [];
 try {
-  for (const backend of ['webgpu', 'webgl', 'wasm'] as const) {
+  // ROUTING_ONLY=1: the routing scenarios and the album only.
+  for (const backend of process.env.ROUTING_ONLY ? [] : (['webgpu', 'webgl', 'wasm'] as const)) {
     const b = await openApp(`${sys.baseUrl}/?backends=${backend}`, { webgpu: backend === 'webgpu' });
     try {
       await chooseRoute(b.page, 'device');
@@ -118,7 +119,7 @@ try {
       await b.close();
     }
   }
-  // The server path, from the same browser without WebGPU (Auto → server).
+  // The server path, from the same browser without WebGPU ("Server"); also warms the server's figures.
   const b = await openApp(sys.baseUrl, { webgpu: false });
   try {
     await logIn(b.page, sys.admin.username, sys.admin.password);

@@ -231,8 +231,9 @@ void (navigator as Navigator & { getBattery?: () => Promise<BatteryState & Event
 /** `passes`: model passes the photo needs (1, or 1 + its tiles): the device and the server both pay them. */
 async function routeInput(bytes: number, passes = 1): Promise<RouteInput> {
   const conn = (navigator as Navigator & { connection?: NetworkInformationLike }).connection;
-  // The browser's downlink (Mbit/s) as a first guess for the uplink until an upload is measured.
-  const guess = conn?.downlink ? (conn.downlink * 1e6) / 8 / 4 : null;
+  // The browser's downlink estimate (Mbit/s) as the first guess for the uplink, until an upload is
+  // measured (then the measurement, which learns a fast link at the first upload).
+  const guess = conn?.downlink ? (conn.downlink * 1e6) / 8 : null;
   return {
     mode: route(),
     loggedIn: user !== null,
