@@ -451,8 +451,10 @@ async function detectOnDevice(task: Task, file: Blob): Promise<void> {
     if (!deviceRun) break;
     tried.push(deviceRun.backend);
     try {
-      // No answer in 10× the measured time counts as a failure (a lost device, a hung driver).
-      const r = await detection.detect(file, task.params, Math.max(2000, 10 * deviceRun.msPerPass));
+      // No answer in 10× the measured time (all of the photo's passes: tiles too) counts as a failure
+      // (a lost device, a hung driver).
+      const passes = modelPasses(task.image.width, task.image.height, task.params.tiling);
+      const r = await detection.detect(file, task.params, Math.max(2000, 10 * deviceRun.msPerPass * passes));
       const finished = new Date();
       current = {
         ...current,
