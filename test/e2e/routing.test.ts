@@ -215,6 +215,8 @@ describe('logged in', () => {
       fs.writeFileSync(file, withGps);
       expect(withGps.includes('PhoneCo')).toBe(true);
       const { page } = await open();
+      // The page says so.
+      expect(await page.textContent('#drop .privacy')).toMatch(/without its\s+location/);
       await logIn(page, ctx.sys.admin.username, ctx.sys.admin.password);
       await chooseRoute(page, 'server');
       const before = await page.locator('#history li.task').count();
