@@ -453,8 +453,13 @@ async function detectOnDevice(task: Task, file: Blob): Promise<void> {
     try {
       // No answer in 10× the measured time (all of the photo's passes: tiles too) counts as a failure
       // (a lost device, a hung driver).
+      // With nowhere to fall back to (no other backend, no login), a slow answer still beats none: wait.
       const passes = modelPasses(task.image.width, task.image.height, task.params.tiling);
-      const r = await detection.detect(file, task.params, Math.max(2000, 10 * deviceRun.msPerPass * passes));
+      const running = deviceRun.backend;
+      const elsewhere =
+        user !== null || measurement?.results.some((m) => m.msPerPass !== null && m.backend !== running);
+      const limit = elsewhere ? Math.max(2000, 10 * deviceRun.msPerPass * passes) : Number.POSITIVE_INFINITY;
+      const r = await detection.detect(file, task.params, limit);
       const finished = new Date();
       current = {
         ...current,
