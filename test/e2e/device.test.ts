@@ -40,7 +40,7 @@ it(
     expect(await page.getAttribute(`li[data-task-id="${id}"]`, 'data-status')).toBe('succeeded');
     await page.waitForSelector(`#result[data-task-id="${id}"] canvas[data-boxes]`);
     expect(Number(await page.getAttribute('#result-canvas', 'data-boxes'))).toBeGreaterThanOrEqual(1);
-    await expect.poll(() => page.textContent('#result-list')).toContain('person');
+    await expect.poll(() => page.textContent('#result-list'), { timeout: 10_000 }).toContain('person');
 
     const tasks = (await exportedTasks(page)).map((t) => TaskSchema.parse(t));
     const task = tasks.find((t) => t.task_id === id);

@@ -28,7 +28,7 @@ it('"Server": upload → queued → succeeded through the events, boxes drawn, s
   expect(await page.getAttribute(`li[data-task-id="${id}"]`, 'data-status')).toBe('succeeded');
   await page.waitForSelector(`#result[data-task-id="${id}"] canvas[data-boxes]`);
   expect(Number(await page.getAttribute('#result-canvas', 'data-boxes'))).toBeGreaterThanOrEqual(1);
-  await expect.poll(() => page.textContent('#result-list')).toContain('person');
+  await expect.poll(() => page.textContent('#result-list'), { timeout: 10_000 }).toContain('person');
 
   expect(requests).toContain('POST /api/v1/tasks');
   expect(requests).toContain(`GET /api/v1/tasks/${id}/events`);
