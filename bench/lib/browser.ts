@@ -16,9 +16,16 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** `init`: a script run in every page before the app's own (e.g. a replaced Battery Status API). */
-export async function openApp(baseUrl: string, opts: { webgpu: boolean; init?: string }): Promise<Browser> {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-chromium-'));
+/**
+ * `init`: a script run in every page before the app's own (e.g. a replaced Battery Status API).
+ * `profile`: a browser profile kept from an earlier `openApp` (`keepProfile`), as a returning user's
+ * browser has it: the service worker's caches (the model), IndexedDB (the measurement, the history).
+ */
+export async function openApp(
+  baseUrl: string,
+  opts: { webgpu: boolean; init?: string; profile?: string; keepProfile?: boolean },
+): Promise<Browser & { profile: string }> {
+  const userDataDir = opts.profile ?? fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-chromium-'));
   const args = [
     '--headless=new',
     '--no-sandbox',
@@ -44,9 +51,10 @@ export async function openApp(baseUrl: string, opts: { webgpu: boolean; init?: s
   return {
     context,
     page,
+    profile: userDataDir,
     close: async () => {
       await context.close();
-      fs.rmSync(userDataDir, { recursive: true, force: true });
+      if (!opts.keepProfile) fs.rmSync(userDataDir, { recursive: true, force: true });
     },
   };
 }

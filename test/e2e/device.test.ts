@@ -3,6 +3,8 @@
  * machine without a GPU offers): the backends are measured and WebAssembly wins; no upload; the
  * shared contract.
  */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TaskSchema } from '../../shared/contract.ts';
@@ -50,6 +52,39 @@ it(
     const person = task?.detections.find((d) => d.label === 'person');
     expect(person?.score).toBeGreaterThanOrEqual(0.5);
     expect(task?.image).toMatchObject({ width: 512, height: 512, mime: 'image/png' });
+    expect(uploads).toEqual([]);
+  },
+  SLOW,
+);
+
+it(
+  'the next photo takes the result view as soon as it is detected, and is kept with its hash and thumbnail',
+  async () => {
+    const { page } = browser;
+    const first = await page.getAttribute('#history li.task', 'data-task-id');
+    await page.setInputFiles('#files', path.join(FIXTURES, 'coffee.png'));
+    await page.waitForFunction((before) => {
+      const row = document.querySelector<HTMLElement>('#history li.task');
+      return row && row.dataset.taskId !== before && row.dataset.status === 'succeeded';
+    }, first);
+    const id = await page.getAttribute('#history li.task', 'data-task-id');
+    // The view left the earlier result for this one: drawn from the bitmap the model ran on.
+    await page.waitForSelector(`#result[data-shown="${id}"] canvas[data-boxes]`);
+    await expect.poll(() => page.textContent('#result-list'), { timeout: 10_000 }).toContain('cup');
+    expect(await page.getAttribute('#result-canvas', 'width')).toBe('600');
+
+    // Written while the model ran, then completed: the task, its hash, its thumbnail.
+    const task = (await exportedTasks(page)).map((t) => TaskSchema.parse(t)).find((t) => t.task_id === id);
+    const sha256 = createHash('sha256')
+      .update(fs.readFileSync(path.join(FIXTURES, 'coffee.png')))
+      .digest('hex');
+    expect(task).toMatchObject({ status: 'succeeded', source: 'device', image: { sha256, width: 600, height: 400 } });
+    expect(task?.started_at).not.toBeNull();
+    const thumb = await page.$eval(`li[data-task-id="${id}"] img`, (img) => (img as HTMLImageElement).naturalWidth);
+    expect(thumb).toBe(160);
+    // After a reload, from IndexedDB alone.
+    await page.reload();
+    await page.waitForSelector(`#history li.task[data-task-id="${id}"][data-status="succeeded"]`);
     expect(uploads).toEqual([]);
   },
   SLOW,

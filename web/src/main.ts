@@ -42,8 +42,8 @@ import {
   putEntry,
   updateTask,
 } from './store.ts';
-import { inspect, newTask } from './tasks/image.ts';
-import { renderHistory } from './ui/history-view.ts';
+import { newTask, openPhoto } from './tasks/image.ts';
+import { markRow, renderHistory } from './ui/history-view.ts';
 import { describeWhere, drawResult } from './ui/result-view.ts';
 
 type Route = 'auto' | 'device' | 'server';
@@ -84,6 +84,11 @@ const progress = new Map<string, number>();
 let user: User | null = null;
 let probe: GpuProbe = { webgpu: 'none', adapter: null };
 let openTaskId: string | null = null;
+/**
+ * The task whose result the view shows as soon as it is ready: the photo just chosen (the first of an
+ * album). Cleared when the user opens another result, so a finishing task never takes the view from it.
+ */
+let featured: string | null = null;
 /** What the detection worker runs now, and how fast (ms per model pass, measured here). */
 let deviceRun: { backend: DeviceBackend; msPerPass: number } | null = null;
 let measurement: Measurement | null = null;
@@ -301,52 +306,65 @@ $('login-cancel').addEventListener('click', () => el.login.close());
 
 // ---- history and result ---------------------------------------------------------------------
 
-async function refresh(): Promise<void> {
+const rowActions = {
+  open: (id: string) => {
+    featured = null;
+    void openResult(id);
+  },
+  remove: async (id: string) => {
+    await deleteEntry(id);
+    if (openTaskId === id) closeResult();
+    await refresh();
+  },
+};
+
+/**
+ * Re-renders the history, and the open result when `changed` is its task (or undefined: any task may
+ * have changed); `null`: the list only.
+ */
+async function refresh(changed?: string | null): Promise<void> {
   const entries = await listEntries();
   el.empty.hidden = entries.length > 0;
-  renderHistory(
-    el.history,
-    entries,
-    progress,
-    {
-      open: (id) => void openResult(id),
-      remove: async (id) => {
-        await deleteEntry(id);
-        if (openTaskId === id) closeResult();
-        await refresh();
-      },
-    },
-    Number(el.minScore.value),
-  );
-  if (openTaskId) await showResult(openTaskId);
+  renderHistory(el.history, entries, progress, rowActions, Number(el.minScore.value));
+  if (openTaskId && changed !== null && (changed === undefined || changed === openTaskId)) await showResult(openTaskId);
 }
 
-async function showResult(id: string): Promise<void> {
-  const entry = await getEntry(id);
+/** `task` and `image`: what the caller has in hand already (no IndexedDB read, no second decode). */
+async function showResult(id: string, shown?: { task: Task; image: Blob | ImageBitmap }): Promise<void> {
+  const entry = shown ?? (await getEntry(id));
   if (!entry) return closeResult();
   const t = entry.task;
   const min = Number(el.minScore.value);
-  const shown = t.detections.filter((d) => d.score >= min);
+  const found = t.detections.filter((d) => d.score >= min);
   el.result.hidden = false;
   el.result.dataset.taskId = id;
   el.result.dataset.status = t.status;
   el.resultTitle.textContent =
-    t.status === 'succeeded' ? `${shown.length} object${shown.length === 1 ? '' : 's'} found` : `Task ${t.status}`;
+    t.status === 'succeeded' ? `${found.length} object${found.length === 1 ? '' : 's'} found` : `Task ${t.status}`;
   el.resultMeta.textContent = `${describeWhere(t)} · ${t.image.width}×${t.image.height}`;
   el.resultList.replaceChildren(
-    ...shown.map((d) => {
+    ...found.map((d) => {
       const li = document.createElement('li');
       li.textContent = `${d.label} — ${(d.score * 100).toFixed(0)}%`;
       return li;
     }),
   );
-  await drawResult(el.resultCanvas, entry.image, shown);
+  await drawResult(el.resultCanvas, entry.image, found);
+  el.result.dataset.shown = id;
 }
 
-async function openResult(id: string): Promise<void> {
+async function openResult(id: string, shown?: { task: Task; image: Blob | ImageBitmap }): Promise<void> {
   openTaskId = id;
-  await showResult(id);
+  await showResult(id, shown);
   el.result.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+}
+
+/** A task reached its end: its result takes the view when it is the one the user waits for. */
+async function finished(id: string, shown?: { task: Task; image: Blob | ImageBitmap }): Promise<void> {
+  if (featured === id || openTaskId === id) {
+    featured = null;
+    await openResult(id, shown);
+  } else if (shown?.image instanceof ImageBitmap) shown.image.close();
 }
 
 function closeResult(): void {
@@ -398,15 +416,17 @@ async function submit(files: Iterable<File>): Promise<void> {
   }
   for (const [i, file] of list.entries()) {
     try {
-      await submitOne(file, split?.[i]);
+      await submitOne(file, i === 0, split?.[i]);
     } catch (err) {
       el.where.textContent = `${file.name || 'That file'}: ${(err as Error).message}`;
     }
   }
 }
 
-async function submitOne(file: File, albumSide?: 'device' | 'server'): Promise<void> {
-  const { image, thumbnail } = await inspect(file);
+/** `feature`: the view shows this photo's result when it is ready (the photo chosen, or an album's first). */
+async function submitOne(file: File, feature: boolean, albumSide?: 'device' | 'server'): Promise<void> {
+  const photo = await openPhoto(file);
+  const { image } = photo;
   let decision = decideRoute(await routeInput(file.size, modelPasses(image.width, image.height, tiling())));
   if (albumSide && albumSide !== decision.chosen) {
     decision = {
@@ -416,36 +436,61 @@ async function submitOne(file: File, albumSide?: 'device' | 'server'): Promise<v
     };
   }
   const task: Task = { ...newTask(decision.chosen, image, tiling()), route: decision };
+  if (feature) featured = task.task_id;
   if (decision.chosen === 'device') {
-    await putEntry({ task, image: file, thumbnail, updated_at: Date.now() });
-    await refresh();
-    void runOnDevice(task, file);
+    // With the device free, the model starts at once on the bitmap decoded above, and the history
+    // entry is written while it runs (the result waits for it, not the model). Otherwise the photo
+    // waits its turn as a file: an album's bitmaps are not all held in memory.
+    const now = deviceAhead === 0;
+    const first: Task = now ? { ...task, status: 'running', started_at: new Date().toISOString() } : task;
+    if (!now) photo.bitmap.close();
+    const stored = photo.thumbnail
+      .then((thumbnail) => putEntry({ task: first, image: file, thumbnail, updated_at: Date.now() }))
+      .then(() => refresh(task.task_id));
+    stored.catch((err: Error) => {
+      el.where.textContent = `${file.name || 'That photo'} could not be kept in the history: ${err.message}`;
+    });
+    void runOnDevice(first, file, { stored, bitmap: now ? photo.bitmap : undefined });
   } else {
+    photo.bitmap.close();
     await putEntry({
       task,
       image: file,
-      thumbnail,
+      thumbnail: await photo.thumbnail,
       pending: { params: task.params, attempts: 0 },
       updated_at: Date.now(),
     });
-    await refresh();
+    await refresh(task.task_id);
     void sendToServer(task.task_id);
   }
 }
 
+interface DeviceRunOptions {
+  /** The task's history entry being written: its result is written after it. */
+  stored?: Promise<unknown>;
+  /** The photo decoded already (taken by the model's first try). */
+  bitmap?: ImageBitmap;
+}
+
 /** One photo on the device, after those before it; a failure moves it on (next backend, or the server). */
-function runOnDevice(task: Task, file: Blob): Promise<void> {
+function runOnDevice(task: Task, file: Blob, opts: DeviceRunOptions = {}): Promise<void> {
   deviceAhead++;
-  const run = deviceQueue.then(() => detectOnDevice(task, file)).finally(() => deviceAhead--);
+  const run = deviceQueue.then(() => detectOnDevice(task, file, opts)).finally(() => deviceAhead--);
   deviceQueue = run.catch(() => undefined);
   return run;
 }
 
-async function detectOnDevice(task: Task, file: Blob): Promise<void> {
+async function detectOnDevice(task: Task, file: Blob, opts: DeviceRunOptions): Promise<void> {
   const created = Date.parse(task.created_at);
-  let current: Task = { ...task, status: 'running', started_at: new Date().toISOString() };
-  await updateTask(current);
-  await refresh();
+  const stored = opts.stored ?? Promise.resolve();
+  let current: Task =
+    task.status === 'running' ? task : { ...task, status: 'running', started_at: new Date().toISOString() };
+  // Shown as running beside the model's work: a status only moves forward (store.ts `later`), so this
+  // write cannot undo the result if it lands after it.
+  if (task.status !== 'running') void updateTask(current).then(() => refresh(task.task_id));
+  // The result view's copy of the photo: the bitmap the model ran on, back from the worker.
+  let display: ImageBitmap | undefined;
+  let source: Blob | ImageBitmap = opts.bitmap ?? file;
   const tried: DeviceBackend[] = [];
   for (;;) {
     if (!deviceRun) break;
@@ -459,7 +504,11 @@ async function detectOnDevice(task: Task, file: Blob): Promise<void> {
       const elsewhere =
         user !== null || measurement?.results.some((m) => m.msPerPass !== null && m.backend !== running);
       const limit = elsewhere ? Math.max(2000, 10 * deviceRun.msPerPass * passes) : Number.POSITIVE_INFINITY;
-      const r = await detection.detect(file, task.params, limit);
+      const input = source;
+      // A retry (another backend) decodes the file again: the bitmap went to the worker.
+      source = file;
+      const r = await detection.detect(input, task.params, limit, featured === task.task_id);
+      display = r.bitmap;
       const finished = new Date();
       current = {
         ...current,
@@ -497,6 +546,7 @@ async function detectOnDevice(task: Task, file: Blob): Promise<void> {
       }
       if (user) {
         // The same task, now the server's: it keeps its id and says why it moved.
+        await stored;
         await changeEntry(task.task_id, (e) => ({
           ...e,
           task: {
@@ -529,9 +579,18 @@ async function detectOnDevice(task: Task, file: Blob): Promise<void> {
       error: { code: 'inference_failed', message: 'this device cannot run the model' },
     };
   }
-  await updateTask(current);
-  await refresh();
-  if (!openTaskId || openTaskId === task.task_id) await openResult(task.task_id);
+  // Shown first (the result view and the row, from what is in hand), then kept.
+  if (
+    await stored.then(
+      () => true,
+      () => false,
+    )
+  ) {
+    markRow(el.history, current, progress, rowActions, Number(el.minScore.value));
+    const shown = finished(task.task_id, { task: current, image: display ?? file });
+    await updateTask(current);
+    await Promise.all([shown, refresh(null)]);
+  } else display?.close();
 }
 
 function withReason(r: RouteDecision | undefined, chosen: 'device' | 'server', reason: string): RouteDecision {
@@ -616,11 +675,11 @@ async function sendToServer(taskId: string): Promise<void> {
 
 async function follow(taskId: string): Promise<void> {
   const final = await followTask(taskId, (t) => {
-    void updateTask(t).then(refresh);
+    void updateTask(t).then(() => refresh(taskId));
   });
   await updateTask(final);
-  await refresh();
-  if (!openTaskId || openTaskId === taskId) await openResult(taskId);
+  await refresh(null);
+  await finished(taskId);
 }
 
 /** Offline: Background Sync where the browser has it; the `online` event everywhere. */

@@ -68,11 +68,15 @@ export class DetectionClient {
     }).finally(() => worker.terminate());
   }
 
-  /** `timeoutMs`: no answer by then counts as a failure (the caller falls back). */
+  /**
+   * `image`: the photo, or its bitmap already decoded (EXIF-oriented; transferred to the worker, so
+   * the caller no longer has it). `timeoutMs`: no answer by then counts as a failure (the caller falls back).
+   */
   async detect(
-    image: Blob,
+    image: Blob | ImageBitmap,
     params: DetectParams,
     timeoutMs = Number.POSITIVE_INFINITY,
+    keepBitmap = false,
   ): Promise<{
     detections: Detection[];
     inferenceMs: number;
@@ -81,11 +85,14 @@ export class DetectionClient {
     model: ModelInfo;
     tiles: number;
     tileMs: number | null;
+    /** With `keepBitmap`: the photo decoded (EXIF-oriented), back from the worker; the caller closes it. */
+    bitmap?: ImageBitmap;
   }> {
     if (!this.loaded) throw new Error('load the model first');
     const { model } = await this.loaded;
     // createImageBitmap applies EXIF orientation, as the server does.
-    const bitmap = await createImageBitmap(image, { imageOrientation: 'from-image' });
+    const bitmap =
+      image instanceof ImageBitmap ? image : await createImageBitmap(image, { imageOrientation: 'from-image' });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
       if (Number.isFinite(timeoutMs))
@@ -94,9 +101,10 @@ export class DetectionClient {
           timeoutMs,
         );
     });
-    const r = await Promise.race([this.call<'detected'>({ type: 'detect', bitmap, params }, [bitmap]), late]).finally(
-      () => clearTimeout(timer),
-    );
+    const r = await Promise.race([
+      this.call<'detected'>({ type: 'detect', bitmap, params, keepBitmap }, [bitmap]),
+      late,
+    ]).finally(() => clearTimeout(timer));
     return {
       detections: r.detections,
       inferenceMs: r.inferenceMs,
@@ -105,6 +113,7 @@ export class DetectionClient {
       model,
       tiles: r.tiles,
       tileMs: r.tileMs,
+      bitmap: r.bitmap,
     };
   }
 }

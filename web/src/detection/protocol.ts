@@ -14,7 +14,8 @@ export type ToWorker =
   | { type: 'load'; id: number; backends: DeviceBackend[] }
   /** Loads one backend and the model, warms up, and times model passes: a throwaway worker's job. */
   | { type: 'measure'; id: number; backend: DeviceBackend }
-  | { type: 'detect'; id: number; bitmap: ImageBitmap; params: DetectParams };
+  /** `keepBitmap`: the photo's bitmap comes back with the answer (the page shows it: no second decode). */
+  | { type: 'detect'; id: number; bitmap: ImageBitmap; params: DetectParams; keepBitmap?: boolean };
 
 export type FromWorker =
   | { type: 'probed'; id: number; probe: GpuProbe }
@@ -31,5 +32,6 @@ export type FromWorker =
       height: number;
       tiles: number;
       tileMs: number | null;
+      bitmap?: ImageBitmap;
     }
   | { type: 'error'; id: number; message: string };

@@ -16,7 +16,7 @@ let detector: Detector | undefined;
 let loading: Promise<FromWorker & { type: 'loaded' }> | undefined;
 let loadingKey = '';
 
-const send = (m: FromWorker) => self.postMessage(m);
+const send = (m: FromWorker, transfer: Transferable[] = []) => self.postMessage(m, transfer);
 
 interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
@@ -75,10 +75,15 @@ async function load(id: number, backends: DeviceBackend[]) {
   return { type: 'loaded' as const, id, model: detector.info(), loadMs: warmStart - started, warmUpMs, msPerPass };
 }
 
-/** One model pass on a blank photo after the warm-up, timed: what a photo costs on this backend. */
+/**
+ * A blank photo after the warm-up, through the same steps as a real one (bitmap → canvas → pixels →
+ * model), timed: what a photo costs on this backend; it also readies those steps for the first photo.
+ */
 async function timePass(d: Detector): Promise<number> {
+  const size = CENTERNET.inputSize;
+  const blank = await createImageBitmap(new ImageData(size, size));
   const t0 = performance.now();
-  await d.warmUp();
+  await detectWith(d, blank, { min_score: 1, max_detections: 1, tiling: 'off' });
   return performance.now() - t0;
 }
 
@@ -94,8 +99,13 @@ async function measure(id: number, backend: DeviceBackend) {
   return { type: 'measured' as const, id, backend, msPerPass, loadMs: warmStart - started, warmUpMs };
 }
 
-async function detect(bitmap: ImageBitmap, params: Parameters<Detector['detect']>[2]) {
-  if (!detector) throw new Error('the model is not loaded');
+/** `keepBitmap`: the bitmap is left open, to go back to the page; otherwise it is closed once drawn. */
+async function detectWith(
+  d: Detector,
+  bitmap: ImageBitmap,
+  params: Parameters<Detector['detect']>[2],
+  keepBitmap = false,
+) {
   const original = { width: bitmap.width, height: bitmap.height };
   // One draw: small for the whole pass alone, larger (bounded) when the photo will be tiled.
   const size = decodeSizeForTiling(
@@ -108,9 +118,9 @@ async function detect(bitmap: ImageBitmap, params: Parameters<Detector['detect']
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   if (!ctx) throw new Error('no 2D canvas in this worker');
   ctx.drawImage(bitmap, 0, 0, size.width, size.height);
-  bitmap.close();
+  if (!keepBitmap) bitmap.close();
   const { data } = ctx.getImageData(0, 0, size.width, size.height);
-  const r = await detector.detect({ data, width: size.width, height: size.height, channels: 4 }, original, params);
+  const r = await d.detect({ data, width: size.width, height: size.height, channels: 4 }, original, params);
   return { ...r, ...original };
 }
 
@@ -129,17 +139,23 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     } else if (msg.type === 'measure') {
       send(await measure(msg.id, msg.backend));
     } else {
-      const r = await detect(msg.bitmap, msg.params);
-      send({
-        type: 'detected',
-        id: msg.id,
-        detections: r.detections,
-        inferenceMs: r.inferenceMs,
-        width: r.width,
-        height: r.height,
-        tiles: r.tiles,
-        tileMs: r.tileMs,
-      });
+      if (!detector) throw new Error('the model is not loaded');
+      const r = await detectWith(detector, msg.bitmap, msg.params, msg.keepBitmap);
+      const bitmap = msg.keepBitmap ? msg.bitmap : undefined;
+      send(
+        {
+          type: 'detected',
+          id: msg.id,
+          detections: r.detections,
+          inferenceMs: r.inferenceMs,
+          width: r.width,
+          height: r.height,
+          tiles: r.tiles,
+          tileMs: r.tileMs,
+          bitmap,
+        },
+        bitmap ? [bitmap] : [],
+      );
     }
   } catch (err) {
     if (msg.type === 'load') loading = undefined;

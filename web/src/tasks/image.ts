@@ -1,22 +1,57 @@
-/** What the history keeps of a photo: its ImageInfo (as the server computes it) and a thumbnail. */
+/**
+ * What the page needs of a photo, read once: its ImageInfo (as the server computes it), the decoded
+ * bitmap (EXIF-oriented) the model and the result view use, and a thumbnail for the history.
+ */
 import type { ImageInfo, Task, Tiling } from '../../../shared/contract.ts';
 import { describeUnsupported, sniffImage } from '../../../shared/sniff.ts';
 import { newTask as makeTask } from '../../../shared/task-lifecycle.ts';
 
-export async function inspect(file: Blob): Promise<{ image: ImageInfo; thumbnail: Blob }> {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  const sniffed = sniffImage(bytes);
-  if (!sniffed) throw new Error(`this is ${describeUnsupported(bytes)}; choose a JPEG, PNG or WebP photo`);
-  const digest = await crypto.subtle.digest('SHA-256', bytes);
-  const sha256 = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-  const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
+export interface OpenedPhoto {
+  image: ImageInfo;
+  /** The decoded photo; whoever takes it closes it (or transfers it to the detection worker). */
+  bitmap: ImageBitmap;
+  /** A 160 px JPEG, encoded while the model runs (it is off the path to the result). */
+  thumbnail: Promise<Blob>;
+}
+
+const THUMBNAIL_PX = 160;
+
+/**
+ * One read and one decode per photo: the SHA-256 and the decode run side by side, and the thumbnail is
+ * drawn from the same bitmap (encoded later), so a device photo reaches the model in one decode.
+ */
+export async function openPhoto(file: Blob): Promise<OpenedPhoto> {
+  // The decode starts at once; the format check reads the first bytes beside it.
+  const decoding = createImageBitmap(file, { imageOrientation: 'from-image' });
+  const head = new Uint8Array(await file.slice(0, 512).arrayBuffer());
+  const sniffed = sniffImage(head);
+  if (!sniffed) {
+    void decoding.then(
+      (b) => b.close(),
+      () => undefined,
+    );
+    throw new Error(`this is ${describeUnsupported(head)}; choose a JPEG, PNG or WebP photo`);
+  }
+  const [sha256, bitmap] = await Promise.all([
+    file
+      .arrayBuffer()
+      .then((bytes) => crypto.subtle.digest('SHA-256', bytes))
+      .then(hex),
+    decoding,
+  ]);
   const { width, height } = bitmap;
-  const scale = 160 / Math.max(width, height);
+  const scale = THUMBNAIL_PX / Math.max(width, height);
   const canvas = new OffscreenCanvas(Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale)));
   canvas.getContext('2d')?.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-  bitmap.close();
-  const thumbnail = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.8 });
-  return { image: { width, height, sha256, mime: sniffed.mime }, thumbnail };
+  return {
+    image: { width, height, sha256, mime: sniffed.mime },
+    bitmap,
+    thumbnail: canvas.convertToBlob({ type: 'image/jpeg', quality: 0.8 }),
+  };
+}
+
+function hex(digest: ArrayBuffer): string {
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** A new task as the client sees it before any detection ran (made as the server makes its own). */

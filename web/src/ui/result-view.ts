@@ -25,8 +25,14 @@ export function describeWhere(task: Task): string {
   return task.source === 'device' ? `On this device (${backend})${time}` : `On the server (${backend})${time}`;
 }
 
-export async function drawResult(canvas: HTMLCanvasElement, image: Blob, detections: Detection[]): Promise<void> {
-  const bitmap = await createImageBitmap(image, { imageOrientation: 'from-image' });
+/** `image`: the photo, or a bitmap of it decoded already (drawn, then closed). */
+export async function drawResult(
+  canvas: HTMLCanvasElement,
+  image: Blob | ImageBitmap,
+  detections: Detection[],
+): Promise<void> {
+  const bitmap =
+    image instanceof ImageBitmap ? image : await createImageBitmap(image, { imageOrientation: 'from-image' });
   canvas.width = bitmap.width;
   canvas.height = bitmap.height;
   const ctx = canvas.getContext('2d');
