@@ -95,6 +95,18 @@ let measurement: Measurement | null = null;
 /** Photos queued or running on the device; each waits for the one before (one model, one worker). */
 let deviceAhead = 0;
 let deviceQueue: Promise<unknown> = Promise.resolve();
+/** When the device last had a photo to run (performance.now()). */
+let deviceBusyAt = Number.NEGATIVE_INFINITY;
+/** Background measurement starts a candidate only after this long without a photo on the device. */
+const QUIET_MS = 2000;
+
+function deviceQuiet(): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () =>
+      deviceAhead === 0 && performance.now() - deviceBusyAt >= QUIET_MS ? resolve() : setTimeout(check, 250);
+    check();
+  });
+}
 
 // ---- settings and status -------------------------------------------------------------------
 
@@ -157,20 +169,26 @@ async function prepareDevice(): Promise<void> {
 /** The other backends in throwaway workers, while photos run on the detection worker; a faster one is used at once. */
 async function measureOthers(key: string, offered: DeviceBackend[], first: BackendResult[]): Promise<void> {
   const todo = offered.filter((b) => !first.some((r) => r.backend === b));
-  const results = await measureRest(todo, first, DetectionClient.measure, async (rs) => {
-    measurement = { key, measuredAt: Date.now(), results: rs };
-    const best = winner(measurement);
-    if (
-      best?.msPerPass != null &&
-      deviceRun &&
-      best.backend !== deviceRun.backend &&
-      best.msPerPass < deviceRun.msPerPass
-    ) {
-      const loaded = await detection.load([best.backend]);
-      deviceRun = { backend: best.backend, msPerPass: loaded.msPerPass };
-    }
-    describeRoute();
-  });
+  const results = await measureRest(
+    todo,
+    first,
+    DetectionClient.measure,
+    async (rs) => {
+      measurement = { key, measuredAt: Date.now(), results: rs };
+      const best = winner(measurement);
+      if (
+        best?.msPerPass != null &&
+        deviceRun &&
+        best.backend !== deviceRun.backend &&
+        best.msPerPass < deviceRun.msPerPass
+      ) {
+        const loaded = await detection.load([best.backend]);
+        deviceRun = { backend: best.backend, msPerPass: loaded.msPerPass };
+      }
+      describeRoute();
+    },
+    deviceQuiet,
+  );
   await saveMeasurement({ key, measuredAt: Date.now(), results });
   el.where.dataset.measured = 'now';
 }
@@ -475,7 +493,13 @@ interface DeviceRunOptions {
 /** One photo on the device, after those before it; a failure moves it on (next backend, or the server). */
 function runOnDevice(task: Task, file: Blob, opts: DeviceRunOptions = {}): Promise<void> {
   deviceAhead++;
-  const run = deviceQueue.then(() => detectOnDevice(task, file, opts)).finally(() => deviceAhead--);
+  deviceBusyAt = performance.now();
+  const run = deviceQueue
+    .then(() => detectOnDevice(task, file, opts))
+    .finally(() => {
+      deviceAhead--;
+      deviceBusyAt = performance.now();
+    });
   deviceQueue = run.catch(() => undefined);
   return run;
 }

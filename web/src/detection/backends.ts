@@ -107,15 +107,19 @@ export function describeMeasurement(m: Pick<Measurement, 'results'>): string {
 /**
  * Measures the backends not measured yet, one at a time, each with a budget set by the best so
  * far; calls `onResult` after each (so a faster backend is used as soon as it is known).
+ * `quiet`: resolves when the device has no photo to run; each candidate waits for it, since
+ * measuring one takes seconds of CPU that the user's photos would otherwise share.
  */
 export async function measureRest(
   todo: DeviceBackend[],
   known: BackendResult[],
   measure: (b: DeviceBackend, budgetMs: number) => Promise<{ msPerPass: number } | null>,
   onResult: (results: BackendResult[]) => Promise<void> | void,
+  quiet: () => Promise<void> = async () => undefined,
 ): Promise<BackendResult[]> {
   const results = [...known];
   for (const backend of todo) {
+    await quiet();
     const best = winner({ results })?.msPerPass ?? null;
     const budget = best === null ? 120_000 : Math.max(MIN_BUDGET_MS, STOP_FACTOR * best);
     const started = performance.now();
