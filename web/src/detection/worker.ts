@@ -159,6 +159,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     }
   } catch (err) {
     if (msg.type === 'load') loading = undefined;
+    if (msg.type === 'detect') msg.bitmap.close(); // kept for the page, but there is no answer to send it with
     send({ type: 'error', id: msg.id, message: (err as Error).message ?? String(err) });
   }
 };
