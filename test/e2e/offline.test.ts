@@ -16,7 +16,9 @@ beforeAll(async () => {
     await navigator.serviceWorker.ready;
   });
   await browser.page.reload();
-  await browser.page.waitForSelector('body[data-ready="true"]');
+  // The first load may still be measuring software WebGPU in the background: the browser's GPU process
+  // finishes that work before the reloaded page's WebGPU probe is answered (tens of seconds under load).
+  await browser.page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
   expect(await browser.page.evaluate(() => Boolean(navigator.serviceWorker.controller))).toBe(true);
 }, SLOW);
 afterAll(async () => {
