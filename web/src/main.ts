@@ -331,6 +331,8 @@ const rowActions = {
   },
   remove: async (id: string) => {
     await deleteEntry(id);
+    // A photo deleted while the model runs on it: its result does not take the view when it comes.
+    if (featured === id) featured = null;
     if (openTaskId === id) closeResult();
     await refresh();
   },
