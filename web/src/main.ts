@@ -346,7 +346,7 @@ async function refresh(changed?: string | null): Promise<void> {
   const entries = await listEntries();
   el.empty.hidden = entries.length > 0;
   renderHistory(el.history, entries, progress, rowActions, Number(el.minScore.value));
-  if (openTaskId && changed !== null && (changed === undefined || changed === openTaskId)) await showResult(openTaskId);
+  if (openTaskId && (changed === undefined || changed === openTaskId)) await showResult(openTaskId);
 }
 
 /** `task` and `image`: what the caller has in hand already (no IndexedDB read, no second decode). */
@@ -508,7 +508,11 @@ function runOnDevice(task: Task, file: Blob, opts: DeviceRunOptions = {}): Promi
 
 async function detectOnDevice(task: Task, file: Blob, opts: DeviceRunOptions): Promise<void> {
   const created = Date.parse(task.created_at);
-  const stored = opts.stored ?? Promise.resolve();
+  // Whether the history entry was written (the result is written after it, and only if it was).
+  const kept = (opts.stored ?? Promise.resolve()).then(
+    () => true,
+    () => false,
+  );
   let current: Task =
     task.status === 'running' ? task : { ...task, status: 'running', started_at: new Date().toISOString() };
   // Shown as running beside the model's work: a status only moves forward (store.ts `later`), so this
@@ -572,7 +576,7 @@ async function detectOnDevice(task: Task, file: Blob, opts: DeviceRunOptions): P
       }
       if (user) {
         // The same task, now the server's: it keeps its id and says why it moved.
-        await stored;
+        if (!(await kept)) return;
         await changeEntry(task.task_id, (e) => ({
           ...e,
           task: {
@@ -606,12 +610,7 @@ async function detectOnDevice(task: Task, file: Blob, opts: DeviceRunOptions): P
     };
   }
   // Shown first (the result view and the row, from what is in hand), then kept.
-  if (
-    await stored.then(
-      () => true,
-      () => false,
-    )
-  ) {
+  if (await kept) {
     markRow(el.history, current, progress, rowActions, Number(el.minScore.value));
     const shown = finished(task.task_id, { task: current, image: display ?? file });
     await updateTask(current);
