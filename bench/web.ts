@@ -7,6 +7,8 @@
  * shown, and an album of 8 photos split between the device and the server against device-only
  * and server-only.
  * Environment: RUNS (steady-state inferences per backend, default 5), IMAGE (a test fixture).
+ * BASELINE_WEB=<dir>: instead, the next-visit scenarios against this build and against another build
+ * of the web app (e.g. an earlier commit's `dist/web`), alternating, in one run: the same-run baseline.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -20,9 +22,11 @@ const IMAGE = process.env.IMAGE ?? 'astronaut.png';
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? Number.NaN;
 const f = (n: number | null | undefined) => (n == null || Number.isNaN(n) ? '–' : `${Math.round(n)}`);
 
+/** `view`: the result view must show the task too (builds before 2026-11-29 do not mark it: row only). */
 async function runTasks(
   page: Awaited<ReturnType<typeof openApp>>['page'],
   n: number,
+  view = true,
 ): Promise<{ tasks: Task[]; wall: number[] }> {
   const wall: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -39,7 +43,7 @@ async function runTasks(
         const first = rows[0];
         const final = first?.dataset.status === 'succeeded' || first?.dataset.status === 'failed';
         if (chosenAt === null || rows.length <= ${before} || !final) return;
-        if (document.getElementById('result')?.dataset.shown !== first.dataset.taskId) return;
+        if (${view} && document.getElementById('result')?.dataset.shown !== first.dataset.taskId) return;
         observer.disconnect();
         resolve(performance.now() - chosenAt);
       });
@@ -92,6 +96,7 @@ async function scenario(
     route: 'auto' | 'device' | 'server';
     init?: string;
     revisit?: boolean;
+    view?: boolean;
   },
 ): Promise<string> {
   const url = `${sys.baseUrl}/${opts.query ?? ''}`;
@@ -111,7 +116,7 @@ async function scenario(
     if (opts.revisit) await b.page.waitForSelector('#where[data-measured="stored"]', { timeout: 120_000 });
     if (opts.login) await logIn(b.page, sys.admin.username, sys.admin.password);
     await chooseRoute(b.page, opts.route);
-    const { tasks, wall } = await runTasks(b.page, RUNS + 1);
+    const { tasks, wall } = await runTasks(b.page, RUNS + 1, opts.view);
     const last = tasks.at(-1);
     const where = `${last?.source ?? '?'} (${last?.model?.backend ?? '?'})`;
     const inference = tasks.map((t) => t.timings.inference_ms ?? Number.NaN);
@@ -122,7 +127,42 @@ async function scenario(
   }
 }
 
-const sys = await startSystem({ workers: 1 });
+let sys = await startSystem({ workers: 1 });
+
+if (process.env.BASELINE_WEB) {
+  // The same run, alternating builds (a noisy machine drifts): this one, the baseline, this one, the baseline.
+  const builds = { now: sys.env.WEB_DIR as string, baseline: path.resolve(process.env.BASELINE_WEB) };
+  const lines: string[] = [];
+  try {
+    for (const round of [1, 2]) {
+      for (const [name, webDir] of Object.entries(builds)) {
+        await sys.stop();
+        sys = await startSystem({ workers: 1, env: { WEB_DIR: webDir } });
+        for (const route of ['auto', 'device'] as const) {
+          const line = await scenario(`${name} (round ${round}), ${route}, next visit`, {
+            webgpu: false,
+            login: false,
+            route,
+            revisit: true,
+            view: false,
+          });
+          lines.push(line);
+        }
+      }
+    }
+  } finally {
+    await sys.stop();
+  }
+  console.log(
+    `bench:web BASELINE_WEB=${builds.baseline}, ${IMAGE}, ${RUNS} steady-state runs, ${os.cpus().length} cores`,
+  );
+  console.log('(timed from the change event to the row final: the baseline does not mark its result view)\n');
+  console.log('| scenario | ran on | reason | first photo ms | steady p50 ms | its inference p50 ms |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log(lines.join('\n'));
+  process.exit(0);
+}
+
 const rows: string[] = [];
 const routing: string[] = [];
 const album: string[] = [];

@@ -37,7 +37,11 @@ async function open(opts: { webgpu?: boolean; init?: string; query?: string } = 
 async function detectOne(page: Browser['page'], file = 'astronaut.png'): Promise<Task> {
   const before = await page.locator('#history li.task').count();
   await page.setInputFiles('#files', path.join(FIXTURES, file));
-  await page.waitForFunction((n) => document.querySelectorAll('#history li.task').length > n, before);
+  // The row appears once the photo's thumbnail is encoded and its entry written; the page's canvas work can wait
+  // behind a software WebGPU measurement still draining in the browser's GPU process (tens of seconds under load).
+  await page.waitForFunction((n) => document.querySelectorAll('#history li.task').length > n, before, {
+    timeout: 120_000,
+  });
   const id = await waitForNewestTask(page, ['succeeded', 'failed'], 120_000);
   const task = (await exportedTasks(page)).map((t) => TaskSchema.parse(t)).find((t) => t.task_id === id);
   if (!task) throw new Error(`task ${id} not in the history`);
