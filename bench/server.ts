@@ -10,7 +10,8 @@
  *
  * The processes run the build output (`npm run build`), as production does.
  * Environment: WORKERS (default: cores - 1), CLIENTS (16), TASKS (160), NULL_TASKS (400),
- * RAW_IMAGES (per process; default TASKS / WORKERS).
+ * RAW_IMAGES (per process; default TASKS / WORKERS); NULL_ONLY=1 stops after the null model (the
+ * machinery's cost alone, for profiling: TWINLENS_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR").
  */
 import os from 'node:os';
 import { fixture, login } from './lib/api.ts';
@@ -34,6 +35,8 @@ interface E2E {
   workerStartMs: number[];
   /** CPU ms per task: the API process, all workers, Redis, this benchmark's clients. */
   cpu: { api: number; workers: number; redis: number; clients: number };
+  /** Redis commands per task, by command (most first; Lua scripts' own calls included). */
+  redisCalls: [string, number][];
 }
 
 async function endToEnd(model: 'centernet' | 'null', tasks: number): Promise<E2E> {
@@ -51,9 +54,11 @@ async function endToEnd(model: 'centernet' | 'null', tasks: number): Promise<E2E
       redis: cpuSeconds(bench.redis.pid),
       clients: process.cpuUsage(),
     });
+    const callsBefore = await bench.redis.commandCalls();
     const before = cpuOf();
     const run = await runClients({ baseUrl: sys.baseUrl, token, clients: CLIENTS, tasks, image: () => bytes });
     const after = cpuOf();
+    const callsAfter = await bench.redis.commandCalls();
     if (run.errors.length || run.failed.length) {
       throw new Error(`${run.errors.length} errors, ${run.failed.length} failed: ${run.errors[0] ?? ''}`);
     }
@@ -72,6 +77,10 @@ async function endToEnd(model: 'centernet' | 'null', tasks: number): Promise<E2E
         redis: perTask(after.redis - before.redis),
         clients: (clientCpu.user + clientCpu.system) / 1000 / tasks,
       },
+      redisCalls: [...callsAfter]
+        .map(([cmd, n]): [string, number] => [cmd, (n - (callsBefore.get(cmd) ?? 0)) / tasks])
+        .filter(([cmd, n]) => n > 0 && cmd !== 'info')
+        .sort((a, b) => b[1] - a[1]),
     };
   } finally {
     await bench.stop();
@@ -84,13 +93,19 @@ process.on('SIGINT', () => {
 });
 
 console.error(`bench:server: ${WORKERS} worker process(es), ${CLIENTS} clients, ${TASKS} tasks; ${machine()}`);
+const nul = await endToEnd('null', NULL_TASKS);
+console.error(`null model: ${f(nul.tasksPerSec, 1)} tasks/s`);
+const machinery = nul.cpu.api + nul.cpu.workers + nul.cpu.redis;
+console.error(
+  `machinery CPU per task: ${f(machinery, 2)} ms (API ${f(nul.cpu.api, 2)} / workers ${f(nul.cpu.workers, 2)} / Redis ${f(nul.cpu.redis, 2)})`,
+);
+const calls = (e: E2E) => e.redisCalls.map(([cmd, n]) => `${cmd} ${f(n, 2)}`).join(', ');
+console.error(`Redis commands per task (null model): ${f(sum(nul.redisCalls.map(([, n]) => n)), 1)}: ${calls(nul)}`);
+if (process.env.NULL_ONLY === '1') process.exit(0);
 const raw = await rawModel(WORKERS, RAW_IMAGES, IMAGE);
 console.error(`raw model: ${f(raw.imagesPerSec, 2)} images/s (${raw.backend})`);
 const e2e = await endToEnd('centernet', TASKS);
 console.error(`end to end: ${f(e2e.tasksPerSec, 2)} tasks/s`);
-const nul = await endToEnd('null', NULL_TASKS);
-console.error(`null model: ${f(nul.tasksPerSec, 1)} tasks/s`);
-const machinery = nul.cpu.api + nul.cpu.workers + nul.cpu.redis;
 
 const rows = [
   `| measurement | throughput | p50 ms | p95 ms | p99 ms |`,

@@ -145,6 +145,8 @@ export interface BenchRedis {
   pid: number;
   /** Redis INFO memory's used_memory, bytes. */
   usedMemory(): Promise<number>;
+  /** Calls so far by command (INFO commandstats; scripts count as evalsha, plus what they call). */
+  commandCalls(): Promise<Map<string, number>>;
   destroy(): Promise<void>;
 }
 
@@ -174,6 +176,12 @@ export async function startBenchRedis(bind: string[] = ['127.0.0.1']): Promise<B
     async usedMemory() {
       const info = await client.info('memory');
       return Number(/^used_memory:(\d+)/m.exec(info)?.[1]);
+    },
+    async commandCalls() {
+      const info = await client.info('commandstats');
+      const calls = new Map<string, number>();
+      for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(m[1] as string, Number(m[2]));
+      return calls;
     },
     async destroy() {
       client.disconnect();
