@@ -119,11 +119,17 @@ const get = createRoute({
   tags: ['tasks'],
   summary: 'One task; with `wait`, a long poll',
   description:
-    'With `wait=N` (seconds, up to 60) and a task that is not final, the answer comes when its status changes or after N seconds, whichever is first: one request per status change instead of a poll every few hundred milliseconds.',
+    'With `wait=N` (seconds, up to 60) and a task that is not final, the answer comes when its status changes or after N seconds, whichever is first: one request per status change instead of a poll every few hundred milliseconds. With `until=final` as well, it comes only when the task is final (or after N seconds): one request from upload to result.',
   security: bearer,
   request: {
     params: IdParam,
-    query: z.object({ wait: z.coerce.number().min(0).max(60).optional() }),
+    query: z.object({
+      wait: z.coerce.number().min(0).max(60).optional(),
+      until: z
+        .enum(['change', 'final'])
+        .optional()
+        .meta({ description: 'With `wait`: answer at the next status change (the default) or only once final.' }),
+    }),
   },
   responses: { 200: { description: 'The task', content: TaskJson }, ...errors(401, 404) },
 });
@@ -247,21 +253,26 @@ export function taskRoutes(deps: TaskDeps) {
 
   app.openapi(get, async (c) => {
     const id = c.req.valid('param').id;
-    const wait = c.req.valid('query').wait ?? 0;
+    const { wait = 0, until = 'change' } = c.req.valid('query');
     const first = await ownTask(c, id);
     // The stored document as it is: a poll parses and serializes nothing.
-    if (wait === 0) return storedJson<Task>(c, first.raw);
-    if (isFinalStatus(first.task.status)) return c.json(first.task, 200);
+    if (wait === 0 || isFinalStatus(first.task.status)) return storedJson<Task>(c, first.raw);
     // Listen first, then read again: a change between the two reads is not missed.
     const listener = await deps.events.listen(id, c.get('user').id);
     try {
       const now = await ownTask(c, id, true);
-      if (now.task.status !== first.task.status || isFinalStatus(now.task.status)) return c.json(now.task, 200);
-      await listener.next(wait * 1000, c.req.raw.signal);
+      const answered = until === 'final' ? isFinalStatus(now.task.status) : now.task.status !== first.task.status;
+      if (answered || isFinalStatus(now.task.status)) return storedJson<Task>(c, now.raw);
+      const deadline = Date.now() + wait * 1000;
+      for (;;) {
+        const event = await listener.next(deadline - Date.now(), c.req.raw.signal);
+        // Timed out, the client went away, or the change asked for.
+        if (!event || until === 'change' || isFinalStatus(event.status)) break;
+      }
     } finally {
       listener.close();
     }
-    return c.json((await ownTask(c, id, true)).task, 200);
+    return storedJson<Task>(c, (await ownTask(c, id, true)).raw);
   });
 
   app.openapi(list, async (c) => {

@@ -112,22 +112,32 @@ export class TwinlensClient {
     return TaskSchema.parse(await this.json('POST', '/api/v1/tasks', { body: this.uploadForm(blob, opts) }));
   }
 
-  /** One task; `waitSeconds` > 0: a long poll, answered when its status changes (or then). */
-  async task(id: string, waitSeconds = 0): Promise<Task> {
-    const q = waitSeconds > 0 ? `?wait=${waitSeconds}` : '';
+  /**
+   * One task; `waitSeconds` > 0: a long poll, answered when its status changes (or then), or with
+   * `until: 'final'` only once it is final.
+   */
+  async task(id: string, waitSeconds = 0, until: 'change' | 'final' = 'change'): Promise<Task> {
+    const q = waitSeconds > 0 ? `?wait=${waitSeconds}${until === 'final' ? '&until=final' : ''}` : '';
     return TaskSchema.parse(await this.json('GET', `/api/v1/tasks/${encodeURIComponent(id)}${q}`));
   }
 
-  /** Follows a task by long polls until it is final; `onChange` sees each status on the way. */
+  /**
+   * Follows a task by long polls until it is final; `onChange` sees each status on the way (one
+   * request per change). Without `onChange`, one request waits for the end (each up to 30 s).
+   */
   async waitForTask(id: string, opts: { timeoutMs?: number; onChange?: (t: Task) => void } = {}): Promise<Task> {
     const deadline = Date.now() + (opts.timeoutMs ?? 10 * 60_000);
-    let t = await this.task(id);
-    opts.onChange?.(t);
-    while (!isFinalStatus(t.status)) {
+    const until = opts.onChange ? 'change' : 'final';
+    let t: Task | undefined;
+    if (opts.onChange) {
+      t = await this.task(id);
+      opts.onChange(t);
+    }
+    while (!t || !isFinalStatus(t.status)) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new TwinlensApiError(0, 'timeout', `task ${id} is still ${t.status}`);
-      const next = await this.task(id, Math.max(1, Math.min(30, Math.ceil(left / 1000))));
-      if (next.status !== t.status) opts.onChange?.(next);
+      if (left <= 0) throw new TwinlensApiError(0, 'timeout', `task ${id} is still ${t?.status ?? 'not final'}`);
+      const next = await this.task(id, Math.max(1, Math.min(30, Math.ceil(left / 1000))), until);
+      if (next.status !== t?.status) opts.onChange?.(next);
       t = next;
     }
     return t;

@@ -1,9 +1,41 @@
 /** GET /tasks/{id}?wait=N answers when the status changes (Redis pub/sub), not on a timer. */
 import { expect, it } from 'vitest';
+import type { Task } from '../../shared/contract.ts';
 import { fixture, getTask, submit } from '../helpers/api.ts';
 import { useSystem } from '../helpers/system.ts';
 
 const ctx = useSystem({ workers: 0 });
+
+it('with until=final, one request waits past the running status to the result', async () => {
+  const task = await submit(ctx.sys.baseUrl, ctx.token, fixture('chelsea.png'));
+  const poll = (wait: number, until: string) =>
+    fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${task.task_id}?wait=${wait}&until=${until}`, {
+      headers: { authorization: `Bearer ${ctx.token}` },
+    });
+  // Nothing changes within a second: the task as it is, after the wait.
+  const t0 = performance.now();
+  const early = await poll(1, 'final');
+  expect(performance.now() - t0).toBeGreaterThanOrEqual(900);
+  expect(((await early.json()) as Task).status).toBe('queued');
+
+  const answer = poll(30, 'final');
+  // The request is held before the worker starts: it sees queued → running → succeeded go by.
+  await new Promise((r) => setTimeout(r, 300));
+  const worker = ctx.sys.startWorker();
+  const res = await answer;
+  // Stopped again: the next test starts with no worker.
+  const w = await worker;
+  w.child.kill('SIGTERM');
+  await w.exited;
+  expect(res.status).toBe(200);
+  const done = (await res.json()) as Task;
+  expect(done.status).toBe('succeeded');
+  expect(done.detections?.length).toBeGreaterThan(0);
+
+  const bad = await poll(5, 'soon');
+  expect(bad.status).toBe(400);
+  expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+});
 
 it('holds the request while nothing changes, then answers at each change', async () => {
   const task = await submit(ctx.sys.baseUrl, ctx.token, fixture('astronaut.png'));
