@@ -52,15 +52,18 @@ export interface Services {
 
 export async function composeServices(config: Config, role: Role, log: Logger): Promise<Services> {
   const redisUrl = config.REDIS_URL ?? DEFAULT_REDIS_URL;
-  const redis = connectRedis({ url: redisUrl, clusterNodes: config.REDIS_CLUSTER_NODES }, `twinlens-${role}`, {
-    failFast: role === 'api',
-  });
+  const target = { url: redisUrl, clusterNodes: config.REDIS_CLUSTER_NODES };
+  const redis = connectRedis(target, `twinlens-${role}`, { failFast: role === 'api' });
+  // The API's BullMQ queues get a connection of their own (see ConnectOptions.unpipelined); the
+  // worker's and the CLI's connections build no automatic pipelines, so they share theirs.
+  const queueRedis =
+    role === 'api' ? connectRedis(target, 'twinlens-api-queues', { failFast: true, unpipelined: true }) : redis;
   const k = keys(config.REDIS_PREFIX);
   const blobs = await openBlobStore(config);
   // The CLI manages users: it needs no storage (and should work while storage is down).
   if (role !== 'cli') await blobs.init();
   const store = new TaskStore(redis, k, blobs, config.TASK_TTL_SECONDS);
-  const queue = new DetectQueue(redis, {
+  const queue = new DetectQueue(queueRedis, {
     prefix: config.REDIS_PREFIX,
     attempts: config.JOB_ATTEMPTS,
     backoffMs: config.JOB_BACKOFF_MS,
@@ -82,6 +85,7 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
       ttlSeconds: config.TASK_TTL_SECONDS,
     },
     log,
+    queueRedis,
   );
   const tasks = new TaskService(store, queue, blobs);
   // A task that ends queues its webhook, wherever it ends (worker: succeeded/failed; API: canceled).
@@ -134,6 +138,7 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
       await events?.close();
       await queue.close();
       await webhooks.close();
+      if (queueRedis !== redis) queueRedis.disconnect();
       redis.disconnect();
     },
   };

@@ -24,6 +24,13 @@ export interface ConnectOptions {
    * requests. Without it (workers, background loops) commands wait for the reconnect.
    */
   failFast?: boolean;
+  /**
+   * For BullMQ's queues beside a fail-fast connection: fail fast too, but no automatic pipelines.
+   * ioredis copies every script defined on a connection into each pipeline it builds, and BullMQ
+   * defines 64: on a shared connection each automatic pipeline (several per request) cost ~60 µs
+   * to build. Apart, the API's own connection carries only our few scripts.
+   */
+  unpipelined?: boolean;
 }
 
 /**
@@ -45,7 +52,9 @@ const WAIT = {
 } as const;
 
 export function connectRedis(target: RedisTarget, name: string, opts: ConnectOptions = {}): RedisClient {
-  const behaviour = opts.failFast ? FAIL_FAST : WAIT;
+  const behaviour = opts.failFast
+    ? { ...FAIL_FAST, enableAutoPipelining: !opts.unpipelined }
+    : { ...WAIT, enableAutoPipelining: false };
   if (target.clusterNodes) {
     const cluster = new Cluster(clusterNodes(target.clusterNodes), {
       // The same options as for one server, on each node connection (BullMQ reads them here).

@@ -58,8 +58,10 @@ export class WebhookService {
     readonly outbound: OutboundClient,
     readonly opts: WebhookOptions,
     private readonly log?: Logger,
+    /** The connection for the `webhooks` queue (BullMQ's), when not `redis` (see server/compose.ts). */
+    queueRedis: RedisClient = redis,
   ) {
-    this.queue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: redis, prefix: opts.prefix });
+    this.queue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: queueRedis, prefix: opts.prefix });
   }
 
   /**
