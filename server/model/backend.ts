@@ -3,6 +3,8 @@
  * @tensorflow/tfjs-node when it is installed (an optional dependency: it downloads
  * libtensorflow at install time and is skipped where that fails), else WebAssembly.
  */
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -26,7 +28,11 @@ export async function initBackend(choice: BackendChoice): Promise<string> {
     await import('@tensorflow/tfjs-backend-cpu');
     await tf.setBackend('cpu');
   } else {
-    await import('@tensorflow/tfjs-backend-wasm');
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    // Where its .wasm files are, said outright: the model thread runs as one bundled file
+    // (scripts/build-server.mjs), away from the package's own directory.
+    const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
+    wasm.setWasmPaths(`${path.dirname(entry)}${path.sep}`);
     await tf.setBackend('wasm');
   }
   await tf.ready();
