@@ -3,13 +3,14 @@
  * model is loaded and warmed, and sends it one detection at a time with a time limit. A thread
  * that overruns is terminated and replaced, so one bad image cannot wedge the worker.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Detection, DetectParams, ModelInfo } from '../../shared/contract.ts';
 import type { Pixels } from '../../shared/detector/preprocess.ts';
 import { TwinlensError } from '../../shared/errors.ts';
 import type { Logger } from '../log.ts';
 import type { BackendChoice } from './backend.ts';
 import type { FromThread, ToThread } from './protocol.ts';
+import { spawnModelThread } from './thread-spawn.ts';
 
 /** Detections, and what they cost: all passes together, and the tiles' share (tiling.ts). */
 export interface ModelResult {
@@ -60,23 +61,17 @@ export class ThreadModelRunner implements ModelRunner {
     blockMs: number;
     timeoutMs: number;
     log: Logger;
+    /** A thread started already by spawnModelThread (server/worker.ts starts it first thing). */
+    thread?: Worker | undefined;
   }): Promise<ThreadModelRunner> {
     const runner = new ThreadModelRunner(opts.backend, opts.blockMs, opts.timeoutMs, opts.log);
-    await runner.spawn();
+    await runner.spawn(opts.thread);
     return runner;
   }
 
-  private spawn(): Promise<void> {
-    // The build output runs as plain JavaScript. From TypeScript sources (tsx), Node 20 does not
-    // carry tsx's loader hooks into worker threads: a tiny bootstrap registers tsx in the thread.
-    const fromSource = import.meta.url.endsWith('.ts');
-    const entry = new URL(fromSource ? './thread.ts' : './thread.js', import.meta.url);
-    const thread = fromSource
-      ? new Worker(
-          `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`,
-          { eval: true },
-        )
-      : new Worker(entry);
+  /** Starts a model thread (or takes one started already) and loads the model in it. */
+  private spawn(started?: Worker): Promise<void> {
+    const thread = started ?? spawnModelThread();
     this.thread = thread;
     return new Promise((resolve, reject) => {
       const started = performance.now();
@@ -160,7 +155,10 @@ export class ThreadModelRunner implements ModelRunner {
   }
 }
 
-/** The model runner the configuration asks for, starting to load at once. */
+/**
+ * The model runner the configuration asks for, starting to load at once (in `thread` when one was
+ * started already; it is stopped when the configuration wants no model).
+ */
 export function startModelRunner(
   config: {
     MODEL: 'centernet' | 'null';
@@ -169,12 +167,17 @@ export function startModelRunner(
     JOB_TIMEOUT_MS: number;
   },
   log: Logger,
+  thread?: Worker,
 ): Promise<ModelRunner> {
-  if (config.MODEL === 'null') return Promise.resolve(new NullModelRunner());
+  if (config.MODEL === 'null') {
+    void thread?.terminate();
+    return Promise.resolve(new NullModelRunner());
+  }
   return ThreadModelRunner.start({
     backend: config.MODEL_BACKEND,
     blockMs: config.DEBUG_INFERENCE_BLOCK_MS,
     timeoutMs: config.JOB_TIMEOUT_MS,
     log,
+    thread,
   });
 }
