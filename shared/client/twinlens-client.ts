@@ -22,6 +22,7 @@ import {
   UserSchema,
 } from '../contract.ts';
 import { isFinalStatus } from '../task-lifecycle.ts';
+import { multipartBody } from './multipart-body.ts';
 
 export class TwinlensApiError extends Error {
   constructor(
@@ -96,20 +97,27 @@ export class TwinlensClient {
   /** The upload form (also for callers that send it themselves, e.g. with upload progress). */
   uploadForm(image: Blob, opts: UploadOptions = {}): FormData {
     const form = new FormData();
-    if (opts.taskId) form.set('task_id', opts.taskId);
-    if (opts.params?.min_score !== undefined) form.set('min_score', String(opts.params.min_score));
-    if (opts.params?.max_detections !== undefined) form.set('max_detections', String(opts.params.max_detections));
-    if (opts.params?.tiling !== undefined) form.set('tiling', opts.params.tiling);
-    if (opts.route) form.set('route', JSON.stringify(opts.route));
-    if (opts.callbackUrl) form.set('callback_url', opts.callbackUrl);
+    for (const [name, value] of uploadFields(opts)) form.set(name, value);
     form.set('image', image, opts.filename ?? 'image');
     return form;
   }
 
-  /** POST /tasks: the task at once (202), queued. */
+  /**
+   * POST /tasks: the task at once (202), queued. Bytes go as one multipart body built here (see
+   * multipart-body.ts); a Blob (a browser's File) as a FormData.
+   */
   async upload(image: Blob | Uint8Array, opts: UploadOptions = {}): Promise<Task> {
-    const blob = image instanceof Blob ? image : new Blob([new Uint8Array(image)]);
-    return TaskSchema.parse(await this.json('POST', '/api/v1/tasks', { body: this.uploadForm(blob, opts) }));
+    if (image instanceof Blob) {
+      return TaskSchema.parse(await this.json('POST', '/api/v1/tasks', { body: this.uploadForm(image, opts) }));
+    }
+    const form = multipartBody(uploadFields(opts), {
+      field: 'image',
+      filename: opts.filename ?? 'image',
+      bytes: image,
+    });
+    return TaskSchema.parse(
+      await this.json('POST', '/api/v1/tasks', { body: form.body, headers: { 'content-type': form.contentType } }),
+    );
   }
 
   /**
@@ -197,6 +205,18 @@ export class TwinlensClient {
     const res = await this.request(method, path, init);
     return (await res.json()) as unknown;
   }
+}
+
+/** The upload form's text fields, in the order a form sends them. */
+function uploadFields(opts: UploadOptions): [string, string][] {
+  const fields: [string, string][] = [];
+  if (opts.taskId) fields.push(['task_id', opts.taskId]);
+  if (opts.params?.min_score !== undefined) fields.push(['min_score', String(opts.params.min_score)]);
+  if (opts.params?.max_detections !== undefined) fields.push(['max_detections', String(opts.params.max_detections)]);
+  if (opts.params?.tiling !== undefined) fields.push(['tiling', opts.params.tiling]);
+  if (opts.route) fields.push(['route', JSON.stringify(opts.route)]);
+  if (opts.callbackUrl) fields.push(['callback_url', opts.callbackUrl]);
+  return fields;
 }
 
 /** The server's error body ({error: {code, message}}) as a TwinlensApiError. */
