@@ -97,7 +97,7 @@ const nul = await endToEnd('null', NULL_TASKS);
 console.error(`null model: ${f(nul.tasksPerSec, 1)} tasks/s`);
 const machinery = nul.cpu.api + nul.cpu.workers + nul.cpu.redis;
 console.error(
-  `machinery CPU per task: ${f(machinery, 2)} ms (API ${f(nul.cpu.api, 2)} / workers ${f(nul.cpu.workers, 2)} / Redis ${f(nul.cpu.redis, 2)})`,
+  `machinery CPU per task: ${f(machinery, 2)} ms (API ${f(nul.cpu.api, 2)} / workers ${f(nul.cpu.workers, 2)} / Redis ${f(nul.cpu.redis, 2)}); clients (this process) ${f(nul.cpu.clients, 2)} ms, p50 ${f(nul.p50, 0)} ms`,
 );
 const calls = (e: E2E) => e.redisCalls.map(([cmd, n]) => `${cmd} ${f(n, 2)}`).join(', ');
 console.error(`Redis commands per task (null model): ${f(sum(nul.redisCalls.map(([, n]) => n)), 1)}: ${calls(nul)}`);
