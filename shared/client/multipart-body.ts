@@ -1,9 +1,9 @@
 /**
  * A multipart/form-data body (RFC 7578) built in one piece from text fields and one file's bytes.
  * What the typed client sends when it is given bytes rather than a Blob: in Node, fetch encodes a
- * FormData by streaming each Blob through web streams in small copies, which cost the client more
- * CPU per photo than the API spends receiving it (bench:server's clients: ~6.6 ms per 791 KB photo,
- * most of it that encoding). No Node APIs: it runs wherever the client does.
+ * FormData by streaming each Blob through web streams in small copies (measured with a 791 KB photo
+ * against a local server that drains the body: 4.3 ms of CPU per upload that way, 3.0 ms with this,
+ * both sides together). No Node APIs: it runs wherever the client does.
  */
 const encoder = new TextEncoder();
 
