@@ -52,9 +52,7 @@ const WAIT = {
 } as const;
 
 export function connectRedis(target: RedisTarget, name: string, opts: ConnectOptions = {}): RedisClient {
-  const behaviour = opts.failFast
-    ? { ...FAIL_FAST, enableAutoPipelining: !opts.unpipelined }
-    : { ...WAIT, enableAutoPipelining: false };
+  const behaviour = !opts.failFast ? WAIT : opts.unpipelined ? { ...FAIL_FAST, enableAutoPipelining: false } : FAIL_FAST;
   if (target.clusterNodes) {
     const cluster = new Cluster(clusterNodes(target.clusterNodes), {
       // The same options as for one server, on each node connection (BullMQ reads them here).
