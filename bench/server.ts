@@ -2,7 +2,8 @@
  * `npm run bench:server`: the server path's throughput against the raw model, measured in one
  * run on one machine (machines are noisy, so only same-run ratios mean much).
  *
- *  1. raw model: WORKERS processes running the detector back to back (no HTTP, no queue);
+ *  1. raw model: WORKERS processes running the detector back to back (no HTTP, no queue), before
+ *     and again after the end-to-end run (the ratio is against their mean);
  *  2. end to end: the real API + WORKERS worker processes + a Redis of the bench's own, CLIENTS
  *     concurrent clients each uploading and long-polling until the task is final;
  *  3. the null model through the same system: the serving machinery alone, and its CPU per task
@@ -102,15 +103,20 @@ console.error(
 const calls = (e: E2E) => e.redisCalls.map(([cmd, n]) => `${cmd} ${f(n, 2)}`).join(', ');
 console.error(`Redis commands per task (null model): ${f(sum(nul.redisCalls.map(([, n]) => n)), 1)}: ${calls(nul)}`);
 if (process.env.NULL_ONLY === '1') process.exit(0);
-const raw = await rawModel(WORKERS, RAW_IMAGES, IMAGE);
-console.error(`raw model: ${f(raw.imagesPerSec, 2)} images/s (${raw.backend})`);
+// The raw model before and after the end-to-end run: this VM's speed drifts by 10-20 % within a
+// minute, and the ratio is taken against their mean (both printed, so a drift shows).
+const rawBefore = await rawModel(WORKERS, RAW_IMAGES, IMAGE);
+console.error(`raw model: ${f(rawBefore.imagesPerSec, 2)} images/s (${rawBefore.backend})`);
 const e2e = await endToEnd('centernet', TASKS);
 console.error(`end to end: ${f(e2e.tasksPerSec, 2)} tasks/s`);
+const rawAfter = await rawModel(WORKERS, RAW_IMAGES, IMAGE);
+console.error(`raw model after: ${f(rawAfter.imagesPerSec, 2)} images/s`);
+const raw = { backend: rawBefore.backend, imagesPerSec: (rawBefore.imagesPerSec + rawAfter.imagesPerSec) / 2 };
 
 const rows = [
   `| measurement | throughput | p50 ms | p95 ms | p99 ms |`,
   `| --- | --- | --- | --- | --- |`,
-  `| raw model (${WORKERS} processes, ${raw.backend}, no HTTP/queue) | ${f(raw.imagesPerSec, 2)} images/s | | | |`,
+  `| raw model (${WORKERS} processes, ${raw.backend}, no HTTP/queue), mean of before / after | ${f(raw.imagesPerSec, 2)} images/s (${f(rawBefore.imagesPerSec, 2)} / ${f(rawAfter.imagesPerSec, 2)}) | | | |`,
   `| end to end, centernet (${CLIENTS} clients) | ${f(e2e.tasksPerSec, 2)} tasks/s | ${f(e2e.p50, 0)} | ${f(e2e.p95, 0)} | ${f(e2e.p99, 0)} |`,
   `| end to end, null model (${CLIENTS} clients, ${NULL_TASKS} tasks) | ${f(nul.tasksPerSec, 1)} tasks/s | ${f(nul.p50, 0)} | ${f(nul.p95, 0)} | ${f(nul.p99, 0)} |`,
   '',
