@@ -52,7 +52,11 @@ const WAIT = {
 } as const;
 
 export function connectRedis(target: RedisTarget, name: string, opts: ConnectOptions = {}): RedisClient {
-  const behaviour = !opts.failFast ? WAIT : opts.unpipelined ? { ...FAIL_FAST, enableAutoPipelining: false } : FAIL_FAST;
+  const behaviour = !opts.failFast
+    ? WAIT
+    : opts.unpipelined
+      ? { ...FAIL_FAST, enableAutoPipelining: false }
+      : FAIL_FAST;
   if (target.clusterNodes) {
     const cluster = new Cluster(clusterNodes(target.clusterNodes), {
       // The same options as for one server, on each node connection (BullMQ reads them here).
