@@ -139,6 +139,9 @@ export function killChildren(): void {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
 }
+// A bench that throws exits without running its `finally` stops: its API, workers and Redis must not
+// outlive it (one such crash left a worker retrying a dead Redis for an hour).
+process.on('exit', killChildren);
 
 export interface BenchRedis {
   url: string;
