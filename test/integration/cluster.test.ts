@@ -78,12 +78,16 @@ describe('on a Redis Cluster', () => {
 
   it("reads the push outbox as a consumer group on the cluster: every final task's entry read and dropped", async () => {
     const outbox = `${sys.prefix}:push-outbox`;
-    // Five tasks ended above; the API's notifier reads each entry (XREADGROUP on the cluster), then deletes it.
+    // Five tasks ended above; the API's notifier reads each entry (XREADGROUP on the cluster), acknowledges it,
+    // then deletes it. The stream's length is read before the group's counts: an entry gone from the stream has
+    // been acknowledged, so the snapshot that ends the wait is not one taken between the two.
     let group: unknown[] = [];
     for (let i = 0; i < 50; i++) {
+      const length = await sys.redis.xlen(outbox);
       const groups = (await sys.redis.xinfo('GROUPS', outbox)) as unknown[][];
       group = groups[0] ?? [];
-      if (Number(group[group.indexOf('entries-read') + 1]) >= 5 && (await sys.redis.xlen(outbox)) === 0) break;
+      const read = Number(group[group.indexOf('entries-read') + 1]);
+      if (read >= 5 && length === 0 && Number(group[group.indexOf('pending') + 1]) === 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(group[group.indexOf('name') + 1]).toBe('push');
