@@ -25,7 +25,7 @@ export interface ConnectOptions {
    */
   failFast?: boolean;
   /**
-   * For BullMQ's queues beside a fail-fast connection: fail fast too, but no automatic pipelines.
+   * No automatic pipelines, whatever `failFast` says: for the API's BullMQ queues, beside its own connection.
    * ioredis copies every script defined on a connection into each pipeline it builds, and BullMQ
    * defines 64: on a shared connection each automatic pipeline (several per request) cost ~60 µs
    * to build. Apart, the API's own connection carries only our few scripts.
@@ -52,11 +52,8 @@ const WAIT = {
 } as const;
 
 export function connectRedis(target: RedisTarget, name: string, opts: ConnectOptions = {}): RedisClient {
-  const behaviour = !opts.failFast
-    ? WAIT
-    : opts.unpipelined
-      ? { ...FAIL_FAST, enableAutoPipelining: false }
-      : FAIL_FAST;
+  const chosen = opts.failFast ? FAIL_FAST : WAIT;
+  const behaviour = opts.unpipelined ? { ...chosen, enableAutoPipelining: false } : chosen;
   if (target.clusterNodes) {
     const cluster = new Cluster(clusterNodes(target.clusterNodes), {
       // The same options as for one server, on each node connection (BullMQ reads them here).

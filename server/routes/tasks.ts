@@ -261,8 +261,8 @@ export function taskRoutes(deps: TaskDeps) {
     const listener = await deps.events.listen(id, c.get('user').id);
     try {
       const now = await ownTask(c, id, true);
-      const answered = until === 'final' ? isFinalStatus(now.task.status) : now.task.status !== first.task.status;
-      if (answered || isFinalStatus(now.task.status)) return storedJson<Task>(c, now.raw);
+      const changed = until === 'change' && now.task.status !== first.task.status;
+      if (changed || isFinalStatus(now.task.status)) return storedJson<Task>(c, now.raw);
       const deadline = Date.now() + wait * 1000;
       for (;;) {
         const event = await listener.next(deadline - Date.now(), c.req.raw.signal);
