@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Task, TaskSchema } from '../../shared/contract.ts';
-import { FIXTURES, waitForTask } from '../helpers/api.ts';
+import { auth, FIXTURES, waitForTask } from '../helpers/api.ts';
 import { useSystem } from '../helpers/system.ts';
 import { type Browser, chooseRoute, logIn, openApp } from './browser.ts';
 
@@ -32,6 +32,12 @@ it('a push for a finished server task updates the history and shows a notificati
   const row = page.locator('#history li.task[data-status="queued"]').first();
   await row.waitFor();
   const id = (await row.getAttribute('data-task-id')) ?? '';
+  // The row shows before the upload has reached the server; leaving the page earlier would cancel it.
+  await expect
+    .poll(async () => (await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${id}`, { headers: auth(ctx.token) })).status, {
+      timeout: 30_000,
+    })
+    .toBe(200);
 
   // Leave the app: only a same-origin non-app page stays (to read IndexedDB and talk to DevTools).
   await page.goto(`${ctx.sys.baseUrl}/healthz`);
