@@ -41,6 +41,8 @@ it('a push for a finished server task updates the history and shows a notificati
 
   // Leave the app: only a same-origin non-app page stays (to read IndexedDB and talk to DevTools).
   await page.goto(`${ctx.sys.baseUrl}/healthz`);
+  // The service worker still controls that page: it is how the page hears of the push below.
+  expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
   await ctx.sys.startWorker();
   const finished: Task = await waitForTask(ctx.sys.baseUrl, ctx.token, id);
   expect(finished.status).toBe('succeeded');
@@ -57,22 +59,31 @@ it('a push for a finished server task updates the history and shows a notificati
     );
     void cdp.send('ServiceWorker.enable');
   });
+  // The service worker tells its pages last, once the notification is shown. Reading the notifications
+  // while one is being shown would make Chromium drop it from the list (see web/src/sw.ts), so the
+  // page waits for that message and reads once.
+  const told = page.evaluate(
+    (taskId) =>
+      new Promise<void>((resolve) => {
+        navigator.serviceWorker.addEventListener('message', (e: MessageEvent<{ type?: string; task?: Task }>) => {
+          if (e.data.type === 'task-updated' && e.data.task?.task_id === taskId) resolve();
+        });
+      }),
+    id,
+  );
   await cdp.send('ServiceWorker.deliverPushMessage', {
     origin: new URL(ctx.sys.baseUrl).origin,
     registrationId,
     data: JSON.stringify({ type: 'task', task: finished, detections_omitted: 0 }),
   });
+  await told;
 
-  await expect.poll(() => storedStatus(id), { timeout: 15_000 }).toBe('succeeded');
-  // Shown just after the history is updated: wait for it rather than read at once.
-  const notifications = () =>
-    page.evaluate(async () => {
-      const reg = await navigator.serviceWorker.getRegistration('/');
-      return (await reg?.getNotifications())?.map((n) => ({ title: n.title, body: n.body, tag: n.tag })) ?? [];
-    });
-  await expect
-    .poll(notifications, { timeout: 15_000 })
-    .toContainEqual({ title: 'Twinlens: detection finished', body: 'Found person', tag: id });
+  expect(await storedStatus(id)).toBe('succeeded');
+  const notifications = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.getRegistration('/');
+    return (await reg?.getNotifications())?.map((n) => ({ title: n.title, body: n.body, tag: n.tag })) ?? [];
+  });
+  expect(notifications).toEqual([{ title: 'Twinlens: detection finished', body: 'Found person', tag: id }]);
 });
 
 /** The task's status in the app's IndexedDB history, read from a same-origin page. */

@@ -54,27 +54,37 @@ self.addEventListener('push', (event) => {
         return;
       }
       await updateTask(task);
-      await tellPages({ type: 'task-updated', task });
-      if (task.status === 'canceled') return; // the user did that; nothing to announce
-      // Tasks keep low scores for the slider; the notification names what the app shows by default.
-      const found = task.detections.filter((d) => d.score >= DEFAULT_MIN_SCORE).map((d) => d.label);
-      const body =
-        task.status === 'succeeded'
-          ? found.length
-            ? `Found ${[...new Set(found)].join(', ')}`
-            : 'Nothing found'
-          : task.status === 'failed'
-            ? `Failed: ${task.error?.message ?? 'unknown error'}`
-            : `Task ${task.status}`;
-      await self.registration.showNotification('Twinlens: detection finished', {
-        body,
-        tag: task.task_id,
-        icon: '/icons/icon-192.png',
-        data: { task_id: task.task_id },
-      });
+      try {
+        // The user canceled it; nothing to announce.
+        if (task.status !== 'canceled') await announce(task);
+      } finally {
+        // Pages hear of it once the notification is up (and also when notifications are not allowed).
+        // Chromium's getNotifications() drops from its list any notification stored but not yet reported
+        // displayed when the call began, so a page that reads the list on this message finds the new one.
+        await tellPages({ type: 'task-updated', task });
+      }
     })(),
   );
 });
+
+function announce(task: Task): Promise<void> {
+  // Tasks keep low scores for the slider; the notification names what the app shows by default.
+  const found = task.detections.filter((d) => d.score >= DEFAULT_MIN_SCORE).map((d) => d.label);
+  const body =
+    task.status === 'succeeded'
+      ? found.length
+        ? `Found ${[...new Set(found)].join(', ')}`
+        : 'Nothing found'
+      : task.status === 'failed'
+        ? `Failed: ${task.error?.message ?? 'unknown error'}`
+        : `Task ${task.status}`;
+  return self.registration.showNotification('Twinlens: detection finished', {
+    body,
+    tag: task.task_id,
+    icon: '/icons/icon-192.png',
+    data: { task_id: task.task_id },
+  });
+}
 
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
