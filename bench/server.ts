@@ -109,6 +109,7 @@ const rawBefore = await rawModel(WORKERS, RAW_IMAGES, IMAGE);
 console.error(`raw model: ${f(rawBefore.imagesPerSec, 2)} images/s (${rawBefore.backend})`);
 const e2e = await endToEnd('centernet', TASKS);
 console.error(`end to end: ${f(e2e.tasksPerSec, 2)} tasks/s`);
+console.error(`Redis commands per task (real model): ${f(sum(e2e.redisCalls.map(([, n]) => n)), 1)}: ${calls(e2e)}`);
 const rawAfter = await rawModel(WORKERS, RAW_IMAGES, IMAGE);
 console.error(`raw model after: ${f(rawAfter.imagesPerSec, 2)} images/s`);
 const raw = { backend: rawBefore.backend, imagesPerSec: (rawBefore.imagesPerSec + rawAfter.imagesPerSec) / 2 };
