@@ -39,5 +39,4 @@ EXPOSE 8080
 # For the API. Workers have no HTTP port: docker-compose.yaml turns this off for them.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# V8 flags: V8_FLAGS in server/process/launcher.ts (why there).
-CMD ["node", "--initial-old-space-size=64", "dist/server/api.js"]
+CMD ["node", "dist/server/api.js"]

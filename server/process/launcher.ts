@@ -28,18 +28,6 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-/**
- * V8 flags every Twinlens process runs with; the Dockerfile and docker-compose.yaml give their `node`
- * commands the same (test/unit/launcher.test.ts keeps them in step). NODE_OPTIONS refuses this one.
- *
- * `--initial-old-space-size=64`: with a small heap (14–40 MB live) V8 sets the old generation's limit
- * a few MB above what is live, and starts a full mark-compact whenever the room left is smaller than
- * the young generation. Requests held for seconds (long polls) and jobs promote their objects, so a
- * process with the real model ran a mark-compact every ~0.4 s (`--trace-gc`): about a third of the
- * API's CPU per task, and half of the typed client's. Measured in docs/benchmarks.md (2026-11-29, GC).
- */
-export const V8_FLAGS = ['--initial-old-space-size=64'];
-
 /** Whether processes run the build output (see the module comment). */
 export function runsBuild(env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.TWINLENS_RUN === 'build') return true;
@@ -50,7 +38,7 @@ export function runsBuild(env: NodeJS.ProcessEnv = process.env): boolean {
 /** The command and arguments that run a role's entry point. */
 export function entryCommand(role: Role, env: NodeJS.ProcessEnv = process.env): { cmd: string; args: string[] } {
   // Node flags that NODE_OPTIONS refuses (`--cpu-prof --cpu-prof-dir=…` to profile a system).
-  const nodeArgs = [...V8_FLAGS, ...(env.TWINLENS_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
+  const nodeArgs = env.TWINLENS_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
   if (runsBuild(env)) {
     const built = path.join(ROOT, 'dist', 'server', `${role}.js`);
     if (!fs.existsSync(built)) throw new Error(`${built} is missing: run \`npm run build\` first`);
