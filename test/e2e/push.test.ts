@@ -61,22 +61,20 @@ it('a push for a finished server task updates the history and shows a notificati
   });
   // The service worker tells its pages last, once the notification is shown. Reading the notifications
   // while one is being shown would make Chromium drop it from the list (see web/src/sw.ts), so the
-  // page waits for that message and reads once.
-  const told = page.evaluate(
-    (taskId) =>
-      new Promise<void>((resolve) => {
-        navigator.serviceWorker.addEventListener('message', (e: MessageEvent<{ type?: string; task?: Task }>) => {
-          if (e.data.type === 'task-updated' && e.data.task?.task_id === taskId) resolve();
-        });
-      }),
-    id,
-  );
+  // page waits for that message (listening before the push is sent) and reads once.
+  await page.evaluate((taskId) => {
+    (window as unknown as { told: Promise<void> }).told = new Promise<void>((resolve) => {
+      navigator.serviceWorker.addEventListener('message', (e: MessageEvent<{ type?: string; task?: Task }>) => {
+        if (e.data.type === 'task-updated' && e.data.task?.task_id === taskId) resolve();
+      });
+    });
+  }, id);
   await cdp.send('ServiceWorker.deliverPushMessage', {
     origin: new URL(ctx.sys.baseUrl).origin,
     registrationId,
     data: JSON.stringify({ type: 'task', task: finished, detections_omitted: 0 }),
   });
-  await told;
+  await page.evaluate(() => (window as unknown as { told: Promise<void> }).told);
 
   expect(await storedStatus(id)).toBe('succeeded');
   const notifications = await page.evaluate(async () => {
