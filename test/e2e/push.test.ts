@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Task, TaskSchema } from '../../shared/contract.ts';
+import type { ServiceWorkerMessage } from '../../web/src/sw-messages.ts';
 import { auth, FIXTURES, waitForTask } from '../helpers/api.ts';
 import { useSystem } from '../helpers/system.ts';
 import { type Browser, chooseRoute, logIn, openApp } from './browser.ts';
@@ -64,8 +65,8 @@ it('a push for a finished server task updates the history and shows a notificati
   // page waits for that message (listening before the push is sent) and reads once.
   await page.evaluate((taskId) => {
     (window as unknown as { told: Promise<void> }).told = new Promise<void>((resolve) => {
-      navigator.serviceWorker.addEventListener('message', (e: MessageEvent<{ type?: string; task?: Task }>) => {
-        if (e.data.type === 'task-updated' && e.data.task?.task_id === taskId) resolve();
+      navigator.serviceWorker.addEventListener('message', (e: MessageEvent<ServiceWorkerMessage>) => {
+        if (e.data.type === 'task-updated' && e.data.task.task_id === taskId) resolve();
       });
     });
   }, id);

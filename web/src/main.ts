@@ -42,6 +42,7 @@ import {
   putEntry,
   updateTask,
 } from './store.ts';
+import type { ServiceWorkerMessage } from './sw-messages.ts';
 import { newTask, openPhoto } from './tasks/image.ts';
 import { markRow, renderHistory } from './ui/history-view.ts';
 import { describeWhere, drawResult } from './ui/result-view.ts';
@@ -755,7 +756,7 @@ window.addEventListener('paste', (e) => {
 if ('serviceWorker' in navigator) {
   const wb = new Workbox('/sw.js', { type: 'module' });
   wb.addEventListener('message', (e) => {
-    const m = e.data as { type: string; task?: Task; task_id?: string };
+    const m = e.data as ServiceWorkerMessage;
     if (m.type === 'task-updated' || m.type === 'pending-sent') void refresh();
     if (m.type === 'pending-sent') void resumeFollowing();
     if (m.type === 'open-task' && m.task_id) void openResult(m.task_id);

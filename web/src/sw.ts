@@ -12,6 +12,7 @@ import { DEFAULT_MIN_SCORE, PushMessageSchema, type Task } from '../../shared/co
 import { getTask } from './server/api.ts';
 import { SYNC_TAG, uploadPending } from './server/pending.ts';
 import { updateTask } from './store.ts';
+import type { ServiceWorkerMessage } from './sw-messages.ts';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: (string | { url: string; revision: string | null })[] };
 
@@ -23,7 +24,7 @@ registerRoute(
 self.skipWaiting();
 clientsClaim();
 
-async function tellPages(message: { type: 'task-updated'; task: Task } | { type: 'pending-sent' }) {
+async function tellPages(message: ServiceWorkerMessage) {
   for (const client of await self.clients.matchAll({ type: 'window' })) client.postMessage(message);
 }
 
@@ -96,7 +97,7 @@ self.addEventListener('notificationclick', (event) => {
       const open = windows[0];
       if (open) {
         await open.focus();
-        open.postMessage({ type: 'open-task', task_id: id });
+        open.postMessage({ type: 'open-task', task_id: id } satisfies ServiceWorkerMessage);
       } else await self.clients.openWindow(url);
     })(),
   );
