@@ -1,5 +1,5 @@
 /**
- * Decodes a stored image to RGB pixels for the model, once: EXIF-oriented, at most 2× the model
+ * Decodes a stored image to sRGB pixels for the model, once: EXIF-oriented, at most 2× the model
  * input — or, for a photo that will be tiled (shared/detector/tiling.ts), at a bounded size the
  * tiles are cut from.
  */
@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import type { Tiling } from '../../shared/contract.ts';
 import { decodeSizeFor, type Pixels } from '../../shared/detector/preprocess.ts';
 import { decodeSizeForTiling } from '../../shared/detector/tiling.ts';
+import { iccIsSrgbIdentity } from './colour-profile.ts';
 
 export interface Decoded {
   pixels: Pixels & { data: Uint8Array };
@@ -19,8 +20,10 @@ export async function decodeForModel(
   maxPixels: number,
   tiling: Tiling = 'off',
 ): Promise<Decoded> {
-  const image = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' }).autoOrient();
   const meta = await sharp(bytes, { limitInputPixels: maxPixels }).metadata();
+  // An sRGB profile converts to the same pixels: skipping it halves the decode (colour-profile.ts).
+  const ignoreIcc = meta.icc !== undefined && (await iccIsSrgbIdentity(meta.icc));
+  const image = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', ignoreIcc }).autoOrient();
   const original = meta.autoOrient ?? { width: meta.width, height: meta.height };
   const target = decodeSizeForTiling(
     original.width,
