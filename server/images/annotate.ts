@@ -5,6 +5,7 @@
  */
 import sharp from 'sharp';
 import type { Detection } from '../../shared/contract.ts';
+import { ignorableIcc } from './colour-profile.ts';
 
 const PALETTE = [
   '#e6194b',
@@ -39,7 +40,8 @@ export async function annotate(bytes: Uint8Array, detections: Detection[], maxPi
   });
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${shapes.join('')}</svg>`;
   // One decode and one encode: orientation is applied before compositing.
-  return sharp(bytes, { limitInputPixels: maxPixels })
+  // An sRGB profile converts to the same pixels: skipped, as in the worker's decode (colour-profile.ts).
+  return sharp(bytes, { limitInputPixels: maxPixels, ignoreIcc: await ignorableIcc(meta) })
     .autoOrient()
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .jpeg({ quality: 85 })

@@ -20,6 +20,11 @@ const CACHE_SIZE = 64;
 const MAX_CHECKED_BYTES = 128 * 1024;
 const verdicts = new Map<string, Promise<boolean>>();
 
+/** sharp's `ignoreIcc` for an image: true when its profile (if any) would change no pixel. */
+export async function ignorableIcc(meta: { icc?: Uint8Array | undefined }): Promise<boolean> {
+  return meta.icc !== undefined && (await iccIsSrgbIdentity(meta.icc));
+}
+
 /** True when converting with `icc` to sRGB leaves every colour as it is (within one level). */
 export function iccIsSrgbIdentity(icc: Uint8Array): Promise<boolean> {
   if (icc.byteLength > MAX_CHECKED_BYTES) return Promise.resolve(false);

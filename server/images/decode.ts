@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import type { Tiling } from '../../shared/contract.ts';
 import { decodeSizeFor, type Pixels } from '../../shared/detector/preprocess.ts';
 import { decodeSizeForTiling } from '../../shared/detector/tiling.ts';
-import { iccIsSrgbIdentity } from './colour-profile.ts';
+import { ignorableIcc } from './colour-profile.ts';
 
 export interface Decoded {
   pixels: Pixels & { data: Uint8Array };
@@ -22,7 +22,7 @@ export async function decodeForModel(
 ): Promise<Decoded> {
   const meta = await sharp(bytes, { limitInputPixels: maxPixels }).metadata();
   // An sRGB profile converts to the same pixels: skipping it halves the decode (colour-profile.ts).
-  const ignoreIcc = meta.icc !== undefined && (await iccIsSrgbIdentity(meta.icc));
+  const ignoreIcc = await ignorableIcc(meta);
   const image = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', ignoreIcc }).autoOrient();
   const original = meta.autoOrient ?? { width: meta.width, height: meta.height };
   const target = decodeSizeForTiling(
