@@ -12,8 +12,9 @@
  * profile per process (~5 ms); a small cache, so that unique profiles cost their check and no memory.
  */
 import { createHash } from 'node:crypto';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { pngChunk } from '../../shared/strip-metadata.ts';
 
 const CACHE_SIZE = 64;
 /** sRGB profiles are 0.5–61 KB; a larger one (a CMYK press profile: ~1 MB) is not checked. */
@@ -68,11 +69,6 @@ function colourGrid(): { data: Uint8Array; info: { width: number; height: number
 /** The PNG with an iCCP chunk (the profile, deflated) right after its header chunk. */
 function withIccp(png: Buffer, icc: Uint8Array): Buffer {
   const body = Buffer.concat([Buffer.from('icc\0\0', 'latin1'), deflateSync(icc, { level: 1 })]);
-  const chunk = Buffer.alloc(12 + body.length);
-  chunk.writeUInt32BE(body.length, 0);
-  chunk.write('iCCP', 4, 'latin1');
-  body.copy(chunk, 8);
-  chunk.writeUInt32BE(crc32(chunk.subarray(4, 8 + body.length)), 8 + body.length);
   const afterHeader = 8 + 12 + png.readUInt32BE(8);
-  return Buffer.concat([png.subarray(0, afterHeader), chunk, png.subarray(afterHeader)]);
+  return Buffer.concat([png.subarray(0, afterHeader), pngChunk('iCCP', body), png.subarray(afterHeader)]);
 }
