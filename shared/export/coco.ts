@@ -5,14 +5,9 @@
  * 0–79 class ids).
  */
 import type { Task } from '../contract.ts';
-import { COCO_LABELS } from '../detector/labels.ts';
+import { COCO_CATEGORY_IDS, COCO_LABELS } from '../detector/labels.ts';
 
-/** COCO's category id for each of the detector's 80 classes, in class-id order. */
-export const COCO_CATEGORY_IDS: readonly number[] = [
-  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33, 34, 35, 36,
-  37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 67,
-  70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
-];
+export { COCO_CATEGORY_IDS };
 
 const SUPERCATEGORY: Record<number, string> = {
   1: 'person',
