@@ -36,7 +36,7 @@ export function sha256(bytes: Uint8Array): string {
 }
 
 /** The weight shards model.json names (the files the graph model needs besides itself). */
-export function weightPaths(json: Pick<ModelJson, 'weightsManifest'>): string[] {
+export function weightPaths(json: { weightsManifest?: { paths: string[] }[] }): string[] {
   return (json.weightsManifest ?? []).flatMap((g) => g.paths);
 }
 

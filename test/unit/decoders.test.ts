@@ -68,7 +68,7 @@ describe('decoders on models the test makes', () => {
     // coco-ssd loads from a URL: a load router hands it the same files.
     const scheme = 'twinlens-test://';
     tf.io.registerLoadRouter((url) =>
-      typeof url === 'string' && url.startsWith(scheme) ? fileModelHandler(folder, manifest) : null,
+      typeof url === 'string' && url.startsWith(scheme) ? fileModelHandler(folder, manifest) : (null as never),
     );
     const theirs = await cocoSsd.load({ modelUrl: `${scheme}ssd` });
     const found = await theirs.detect(tf.zeros([400, 600, 3], 'int32') as tf.Tensor3D, 20, 0.5);
