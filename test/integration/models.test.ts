@@ -92,7 +92,7 @@ describe('models per task', () => {
 
   it('runs a whole batch on the model it names', async () => {
     const form = new FormData();
-    for (const p of ['astronaut.png', 'coffee.png']) form.append('image', new Blob([fixture(p)]), p);
+    for (const p of ['astronaut.png', 'coffee.png']) form.append('image', new Blob([new Uint8Array(fixture(p))]), p);
     form.set('model', 'nanodet');
     const res = await fetch(`${ctx.sys.baseUrl}/api/v1/batches`, {
       method: 'POST',
