@@ -25,6 +25,14 @@ import {
   winner,
 } from './detection/backends.ts';
 import { DetectionClient } from './detection/client.ts';
+import {
+  chosenModel,
+  type DeviceModel,
+  fetchModels,
+  knownModels,
+  modelKey,
+  rememberModel,
+} from './detection/models.ts';
 import type { DeviceBackend, GpuProbe } from './detection/protocol.ts';
 import { type BatteryState, decideRoute, type RouteInput, splitAlbum } from './routing/rules.ts';
 import { ApiError, followTask, getStats, login, logout, me, uploadTaskWithProgress } from './server/api.ts';
@@ -53,6 +61,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const el = {
   route: $<HTMLSelectElement>('route'),
   tiling: $<HTMLSelectElement>('tiling'),
+  model: $<HTMLSelectElement>('model'),
   where: $('where'),
   account: $('account'),
   drop: $('drop'),
@@ -124,6 +133,50 @@ el.route.addEventListener('change', () => {
   describeRoute();
 });
 
+// ---- the model: chosen beside Tiles, remembered; each is measured, loaded and cached on its own ----
+
+let models = knownModels();
+let model: DeviceModel = chosenModel(models);
+function showModels(): void {
+  el.model.replaceChildren(
+    ...models.models.map((m) => {
+      const o = document.createElement('option');
+      o.value = m.manifest.id;
+      o.textContent = m.manifest.title;
+      o.title = `${m.manifest.id} ${m.manifest.version} · ${m.manifest.license}`;
+      return o;
+    }),
+  );
+  el.model.value = model.manifest.id;
+  el.model.dataset.model = modelKey(model);
+}
+showModels();
+// The server's list names the operator's models too (and works logged out); kept for offline visits.
+void fetchModels().then((fetched) => {
+  if (!fetched) return;
+  models = fetched;
+  const again = chosenModel(models);
+  const changed = modelKey(again) !== modelKey(model);
+  model = again;
+  showModels();
+  if (changed && document.body.dataset.ready === 'true') switchModel();
+});
+el.model.addEventListener('change', () => {
+  rememberModel(el.model.value);
+  model = chosenModel(models);
+  el.model.dataset.model = modelKey(model);
+  switchModel();
+});
+/** The chosen model on the device: after the photos already on their way (each keeps the model it started with). */
+function switchModel(): void {
+  const next = deviceQueue.then(() =>
+    prepareDevice().catch((err) => {
+      el.where.textContent = `This device cannot run ${model.manifest.title}: ${(err as Error).message}`;
+    }),
+  );
+  deviceQueue = next;
+}
+
 // Diagnostics and benchmarks: `?backends=wasm` (or webgl, webgpu) narrows "On this device".
 const onlyBackends = new URLSearchParams(location.search)
   .get('backends')
@@ -132,16 +185,17 @@ const onlyBackends = new URLSearchParams(location.search)
 
 /** Loads the backend measured fastest here (or the likely winner on a first visit), then measures the rest. */
 async function prepareDevice(): Promise<void> {
-  const key = deviceKey(probe);
+  const key = deviceKey(probe, model);
   const offered = candidates(probe, onlyBackends);
   const stored = await loadMeasurement(key);
   const known = stored ? winner(stored) : undefined;
   const order =
     known && offered.includes(known.backend) ? [known.backend, ...offered.filter((b) => b !== known.backend)] : offered;
-  el.where.textContent = 'Loading the model on this device…';
+  el.where.textContent = `Loading ${model.manifest.title} on this device…`;
+  el.where.dataset.model = modelKey(model);
   for (const backend of order) {
     try {
-      const loaded = await detection.load([backend]);
+      const loaded = await detection.load([backend], model);
       deviceRun = { backend, msPerPass: loaded.msPerPass };
       el.where.dataset.readyMs = String(Math.round(loaded.loadMs + loaded.warmUpMs));
       break;
@@ -149,6 +203,8 @@ async function prepareDevice(): Promise<void> {
       // Not here after all: the next one.
     }
   }
+  // Which model the device runs now (tests and benches wait for it after choosing one).
+  if (deviceRun) el.where.dataset.loaded = modelKey(model);
   const fresh =
     stored &&
     Date.now() - stored.measuredAt < MAX_AGE_MS &&
@@ -170,11 +226,14 @@ async function prepareDevice(): Promise<void> {
 /** The other backends in throwaway workers, while photos run on the detection worker; a faster one is used at once. */
 async function measureOthers(key: string, offered: DeviceBackend[], first: BackendResult[]): Promise<void> {
   const todo = offered.filter((b) => !first.some((r) => r.backend === b));
+  const measuring = model;
   const results = await measureRest(
     todo,
     first,
-    DetectionClient.measure,
+    (b, budget) => DetectionClient.measure(b, budget, measuring),
     async (rs) => {
+      // Another model was chosen meanwhile: this one's results are still kept, for when it is chosen again.
+      if (modelKey(model) !== modelKey(measuring)) return;
       measurement = { key, measuredAt: Date.now(), results: rs };
       const best = winner(measurement);
       if (
@@ -183,7 +242,7 @@ async function measureOthers(key: string, offered: DeviceBackend[], first: Backe
         best.backend !== deviceRun.backend &&
         best.msPerPass < deviceRun.msPerPass
       ) {
-        const loaded = await detection.load([best.backend]);
+        const loaded = await detection.load([best.backend], measuring);
         deviceRun = { backend: best.backend, msPerPass: loaded.msPerPass };
       }
       describeRoute();
@@ -191,7 +250,7 @@ async function measureOthers(key: string, offered: DeviceBackend[], first: Backe
     deviceQuiet,
   );
   await saveMeasurement({ key, measuredAt: Date.now(), results });
-  el.where.dataset.measured = 'now';
+  if (modelKey(model) === modelKey(measuring)) el.where.dataset.measured = 'now';
 }
 
 function describeRoute(): void {
@@ -215,7 +274,7 @@ function describeRoute(): void {
       : user
         ? 'Auto: each photo goes where its result comes sooner'
         : 'Auto: on this device (log in to let the server share the work)';
-  el.where.textContent = `${how} · ${measured}.`;
+  el.where.textContent = `${how} · ${model.manifest.title} · ${measured}.`;
 }
 
 // ---- routing inputs: the server's queue, the network, the battery ----------------------------
@@ -224,6 +283,19 @@ let stats: { value: Stats | null; at: number } = { value: null, at: 0 };
 async function freshStats(): Promise<Stats | null> {
   if (Date.now() - stats.at > 3000) stats = { value: await getStats().catch(() => null), at: Date.now() };
   return stats.value;
+}
+
+/** The server's figures for the chosen model (its own queue, workers and inference time), as the router reads them. */
+function forModel(s: Stats | null): Stats | null {
+  const m = s?.models?.find((x) => x.model === model.manifest.id);
+  if (!s || !m) return s;
+  return {
+    ...s,
+    queue: { waiting: m.waiting, active: m.active, delayed: m.delayed },
+    workers: m.workers,
+    mean_inference_ms: m.mean_inference_ms,
+    estimated_wait_ms: m.estimated_wait_ms,
+  };
 }
 
 /** Upload throughput (bytes/s) measured on this device's earlier uploads, smoothed. */
@@ -264,7 +336,7 @@ async function routeInput(bytes: number, passes = 1): Promise<RouteInput> {
     bytes,
     passes,
     device: { msPerPass: deviceRun?.msPerPass ?? null, backend: deviceRun?.backend ?? null, ahead: deviceAhead },
-    stats: user && route() === 'auto' ? await freshStats() : null,
+    stats: user && route() === 'auto' ? forModel(await freshStats()) : null,
     network: {
       uploadBytesPerSec: uploadBps ?? guess,
       rttMs: conn?.rtt ?? 50,
@@ -456,7 +528,7 @@ async function submitOne(file: File, feature: boolean, albumSide?: 'device' | 's
       reason: `album split between this device and the server (${decision.reason})`,
     };
   }
-  const task: Task = { ...newTask(decision.chosen, image, tiling()), route: decision };
+  const task: Task = { ...newTask(decision.chosen, image, tiling(), model.manifest.id), route: decision };
   if (feature) featured = task.task_id;
   if (decision.chosen === 'device') {
     // With the device free, the model starts at once on the bitmap decoded above, and the history
@@ -563,7 +635,7 @@ async function detectOnDevice(task: Task, file: Blob, opts: DeviceRunOptions): P
         : undefined;
       if (next?.msPerPass != null) {
         try {
-          const loaded = await detection.load([next.backend]);
+          const loaded = await detection.load([next.backend], model);
           deviceRun = { backend: next.backend, msPerPass: loaded.msPerPass };
           current = {
             ...current,

@@ -1,5 +1,6 @@
 /** The page's handle on the detection worker: promise-based calls, one worker for the page's life. */
 import type { Detection, DetectParams, ModelInfo } from '../../../shared/contract.ts';
+import { type DeviceModel, modelKey } from './models.ts';
 import type { DeviceBackend, FromWorker, GpuProbe, ToWorker } from './protocol.ts';
 
 type Reply<T extends FromWorker['type']> = Extract<FromWorker, { type: T }>;
@@ -37,12 +38,12 @@ export class DetectionClient {
     return this.call<'probed'>({ type: 'probe' }).then((m) => m.probe);
   }
 
-  /** Loads (once) with the first backend of the list that works here. */
-  load(backends: DeviceBackend[]): Promise<Reply<'loaded'>> {
-    const key = backends.join(',');
+  /** Loads `model` (once) with the first backend of the list that works here. */
+  load(backends: DeviceBackend[], model: DeviceModel): Promise<Reply<'loaded'>> {
+    const key = `${backends.join(',')} ${modelKey(model)}`;
     if (!this.loaded || this.loadedWith !== key) {
       this.loadedWith = key;
-      this.loaded = this.call<'loaded'>({ type: 'load', backends });
+      this.loaded = this.call<'loaded'>({ type: 'load', backends, model });
     }
     return this.loaded;
   }
@@ -52,7 +53,7 @@ export class DetectionClient {
    * Stopped (terminated) after `budgetMs`: a backend that slow has lost already. Null when it
    * failed or was stopped.
    */
-  static measure(backend: DeviceBackend, budgetMs: number): Promise<Reply<'measured'> | null> {
+  static measure(backend: DeviceBackend, budgetMs: number, model: DeviceModel): Promise<Reply<'measured'> | null> {
     const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: `measure-${backend}` });
     return new Promise<Reply<'measured'> | null>((resolve) => {
       const timer = setTimeout(() => resolve(null), budgetMs);
@@ -64,7 +65,7 @@ export class DetectionClient {
         clearTimeout(timer);
         resolve(null);
       };
-      worker.postMessage({ type: 'measure', id: 1, backend } satisfies ToWorker);
+      worker.postMessage({ type: 'measure', id: 1, backend, model } satisfies ToWorker);
     }).finally(() => worker.terminate());
   }
 

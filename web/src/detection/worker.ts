@@ -5,9 +5,10 @@
  */
 /// <reference lib="webworker" />
 import * as tf from '@tensorflow/tfjs-core';
-import { CENTERNET, Detector, MODEL_URL_PATH } from '../../../shared/detector/detector.ts';
+import { Detector } from '../../../shared/detector/detector.ts';
 import { decodeSizeFor } from '../../../shared/detector/preprocess.ts';
 import { decodeSizeForTiling } from '../../../shared/detector/tiling.ts';
+import { type DeviceModel, modelKey } from './models.ts';
 import type { DeviceBackend, FromWorker, GpuProbe, ToWorker } from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -17,6 +18,14 @@ let loading: Promise<FromWorker & { type: 'loaded' }> | undefined;
 let loadingKey = '';
 
 const send = (m: FromWorker, transfer: Transferable[] = []) => self.postMessage(m, transfer);
+
+/** Photos running now, and the models replaced while they ran (disposed once none runs). */
+let running = 0;
+const retired: Detector[] = [];
+function retire(d: Detector): void {
+  if (running === 0) d.dispose();
+  else retired.push(d);
+}
 
 interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
@@ -53,7 +62,12 @@ async function useBackend(name: DeviceBackend): Promise<boolean> {
   }
 }
 
-async function load(id: number, backends: DeviceBackend[]) {
+/** Any manifest's model, from our origin (the service worker keeps each model and version for offline use). */
+function loadModel(model: DeviceModel, onProgress?: (fraction: number) => void): Promise<Detector> {
+  return Detector.load(model.manifest, `${model.url}${model.manifest.model}`, onProgress);
+}
+
+async function load(id: number, backends: DeviceBackend[], model: DeviceModel) {
   const started = performance.now();
   let chosen: DeviceBackend | undefined;
   for (const b of backends) {
@@ -63,14 +77,13 @@ async function load(id: number, backends: DeviceBackend[]) {
     }
   }
   if (!chosen) throw new Error(`none of these backends works here: ${backends.join(', ')}`);
-  const next = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`, (fraction) =>
-    send({ type: 'progress', id, fraction }),
-  );
+  const next = await loadModel(model, (fraction) => send({ type: 'progress', id, fraction, model: modelKey(model) }));
   const warmStart = performance.now();
   await next.warmUp();
   const warmUpMs = performance.now() - warmStart;
   const msPerPass = await timePass(next);
-  detector?.dispose();
+  // A photo may still be running on the model this one replaces (another model was chosen): it finishes first.
+  if (detector) retire(detector);
   detector = next;
   return { type: 'loaded' as const, id, model: detector.info(), loadMs: warmStart - started, warmUpMs, msPerPass };
 }
@@ -80,18 +93,18 @@ async function load(id: number, backends: DeviceBackend[]) {
  * model), timed: what a photo costs on this backend; it also readies those steps for the first photo.
  */
 async function timePass(d: Detector): Promise<number> {
-  const size = CENTERNET.inputSize;
-  const blank = await createImageBitmap(new ImageData(size, size));
+  const [w, h] = d.manifest.input.size;
+  const blank = await createImageBitmap(new ImageData(w, h));
   const t0 = performance.now();
   await detectWith(d, blank, { min_score: 1, max_detections: 1, tiling: 'off' });
   return performance.now() - t0;
 }
 
 /** A throwaway worker's job: how fast one backend runs the model here (the page stops it when it is too slow). */
-async function measure(id: number, backend: DeviceBackend) {
+async function measure(id: number, backend: DeviceBackend, model: DeviceModel) {
   const started = performance.now();
   if (!(await useBackend(backend))) throw new Error(`${backend} does not work here`);
-  const d = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`);
+  const d = await loadModel(model);
   const warmStart = performance.now();
   await d.warmUp();
   const warmUpMs = performance.now() - warmStart;
@@ -112,7 +125,7 @@ async function detectWith(
     bitmap.width,
     bitmap.height,
     params.tiling,
-    decodeSizeFor(CENTERNET.inputSize, bitmap.width, bitmap.height),
+    decodeSizeFor(d.inputSize, bitmap.width, bitmap.height),
   );
   const canvas = new OffscreenCanvas(size.width, size.height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
@@ -130,17 +143,20 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     if (msg.type === 'probe') send({ type: 'probed', id: msg.id, probe: await probe() });
     else if (msg.type === 'load') {
       // The same backends again: the model loaded already. Others (a faster backend measured since): load anew.
-      const key = msg.backends.join(',');
+      const key = `${msg.backends.join(',')} ${modelKey(msg.model)}`;
       if (!loading || loadingKey !== key) {
         loadingKey = key;
-        loading = load(msg.id, msg.backends);
+        loading = load(msg.id, msg.backends, msg.model);
       }
       send({ ...(await loading), id: msg.id });
     } else if (msg.type === 'measure') {
-      send(await measure(msg.id, msg.backend));
+      send(await measure(msg.id, msg.backend, msg.model));
     } else {
       if (!detector) throw new Error('the model is not loaded');
-      const r = await detectWith(detector, msg.bitmap, msg.params, msg.keepBitmap);
+      running++;
+      const r = await detectWith(detector, msg.bitmap, msg.params, msg.keepBitmap).finally(() => {
+        if (--running === 0) for (const d of retired.splice(0)) d.dispose();
+      });
       const bitmap = msg.keepBitmap ? msg.bitmap : undefined;
       send(
         {
