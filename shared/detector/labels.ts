@@ -134,3 +134,12 @@ export function labelMapFor(labels: ModelLabels, background = false): LabelMap {
     classOf: (j) => (j - shift >= 0 && j - shift < names.length ? j - shift : undefined),
   };
 }
+
+/**
+ * COCO's category id of a detection: its class is one of the 80 COCO classes (a built-in model, or
+ * any model whose labels are `coco80`/`coco91`: the class id names that class); undefined for a
+ * model's own labels, which exports number after COCO's (from 91).
+ */
+export function cocoCategoryOf(d: { class_id: number; label: string }): number | undefined {
+  return COCO_LABELS[d.class_id] === d.label ? COCO_CATEGORY_IDS[d.class_id] : undefined;
+}

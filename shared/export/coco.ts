@@ -5,7 +5,7 @@
  * 0–79 class ids).
  */
 import type { Task } from '../contract.ts';
-import { COCO_CATEGORY_IDS, COCO_LABELS } from '../detector/labels.ts';
+import { COCO_CATEGORY_IDS, COCO_LABELS, cocoCategoryOf } from '../detector/labels.ts';
 
 export { COCO_CATEGORY_IDS };
 
@@ -63,6 +63,8 @@ export interface CocoDataset {
 export function toCoco(tasks: Task[], opts: { fileNames?: Map<string, string> } = {}): CocoDataset {
   const images: CocoImage[] = [];
   const annotations: CocoAnnotation[] = [];
+  // Labels of models that are not COCO's (an operator's model): numbered after COCO's ids, by name.
+  const own = new Map<string, number>();
   for (const t of tasks) {
     if (t.status !== 'succeeded') continue;
     const imageId = images.length + 1;
@@ -74,8 +76,11 @@ export function toCoco(tasks: Task[], opts: { fileNames?: Map<string, string> } 
       task_id: t.task_id,
     });
     for (const d of t.detections) {
-      const categoryId = COCO_CATEGORY_IDS[d.class_id];
-      if (categoryId === undefined) continue;
+      let categoryId = cocoCategoryOf(d);
+      if (categoryId === undefined) {
+        categoryId = own.get(d.label) ?? 91 + own.size;
+        own.set(d.label, categoryId);
+      }
       // Inside the image, whatever rounding did at the edges.
       const x = clamp(d.box.x, 0, t.image.width);
       const y = clamp(d.box.y, 0, t.image.height);
@@ -96,10 +101,13 @@ export function toCoco(tasks: Task[], opts: { fileNames?: Map<string, string> } 
     info: { description: 'Twinlens detections (MobileNetV3-CenterNet, COCO)', date_created: new Date().toISOString() },
     images,
     annotations,
-    categories: COCO_LABELS.map((name, i) => {
-      const id = COCO_CATEGORY_IDS[i] as number;
-      return { id, name, supercategory: supercategoryOf(id) };
-    }),
+    categories: [
+      ...COCO_LABELS.map((name, i) => {
+        const id = COCO_CATEGORY_IDS[i] as number;
+        return { id, name, supercategory: supercategoryOf(id) };
+      }),
+      ...[...own].map(([name, id]) => ({ id, name, supercategory: 'other' })),
+    ],
   };
 }
 
