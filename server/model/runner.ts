@@ -183,6 +183,8 @@ export class ThreadModelRunner implements ModelRunner {
         this.opts.log.warn('model thread overran; replacing it', { timeout_ms: this.opts.timeoutMs });
         this.thread = undefined;
         await thread.terminate();
+        // The other jobs that thread held get their answer now, not at their own time limit.
+        this.failAll(new TwinlensError('inference_failed', 'the model thread was replaced after another job overran'));
         // The debug block (DEBUG_INFERENCE_BLOCK_MS) stands for one image that hangs inference:
         // the thread that replaces a hung one starts without it, so a test can show the worker
         // going on with its next job on the fresh thread.
