@@ -104,33 +104,51 @@ export function describeMeasurement(m: Pick<Measurement, 'results'>): string {
     .join('; ');
 }
 
+/** How measuring one candidate ended: its time, or why there is none. */
+export type MeasureOutcome =
+  | { msPerPass: number }
+  /** It ran out of its budget (slower than the best by far): recorded as such. */
+  | 'stopped'
+  /** It does not run here. */
+  | 'failed'
+  /** A photo arrived and took the device: not recorded; measured again once the device is quiet. */
+  | 'preempted';
+
 /**
  * Measures the backends not measured yet, one at a time, each with a budget set by the best so
  * far; calls `onResult` after each (so a faster backend is used as soon as it is known).
  * `quiet`: resolves when the device has no photo to run; each candidate waits for it, since
- * measuring one takes seconds of CPU that the user's photos would otherwise share.
+ * measuring one takes seconds of CPU that the user's photos would otherwise share. A candidate
+ * preempted by a photo is measured again after the next quiet spell (at most `MAX_PREEMPTIONS` times).
  */
 export async function measureRest(
   todo: DeviceBackend[],
   known: BackendResult[],
-  measure: (b: DeviceBackend, budgetMs: number) => Promise<{ msPerPass: number } | null>,
+  measure: (b: DeviceBackend, budgetMs: number) => Promise<MeasureOutcome>,
   onResult: (results: BackendResult[]) => Promise<void> | void,
   quiet: () => Promise<void> = async () => undefined,
 ): Promise<BackendResult[]> {
   const results = [...known];
   for (const backend of todo) {
-    await quiet();
-    const best = winner({ results })?.msPerPass ?? null;
-    const budget = best === null ? 120_000 : Math.max(MIN_BUDGET_MS, STOP_FACTOR * best);
-    const started = performance.now();
-    const r = await measure(backend, budget);
-    const elapsedMs = performance.now() - started;
-    results.push(
-      r
-        ? { backend, msPerPass: r.msPerPass, elapsedMs }
-        : { backend, msPerPass: null, note: elapsedMs >= budget - 50 ? 'stopped' : 'failed', elapsedMs },
-    );
-    await onResult(results);
+    for (let attempt = 0; ; attempt++) {
+      await quiet();
+      const best = winner({ results })?.msPerPass ?? null;
+      const budget = best === null ? 120_000 : Math.max(MIN_BUDGET_MS, STOP_FACTOR * best);
+      const started = performance.now();
+      const r = await measure(backend, budget);
+      const elapsedMs = performance.now() - started;
+      if (r === 'preempted' && attempt < MAX_PREEMPTIONS) continue;
+      results.push(
+        typeof r === 'object'
+          ? { backend, msPerPass: r.msPerPass, elapsedMs }
+          : { backend, msPerPass: null, note: r === 'failed' ? 'failed' : 'stopped', elapsedMs },
+      );
+      await onResult(results);
+      break;
+    }
   }
   return results;
 }
+
+/** A candidate preempted this often is recorded as stopped: a device this busy keeps the backend it has. */
+export const MAX_PREEMPTIONS = 20;

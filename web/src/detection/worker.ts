@@ -2,21 +2,25 @@
  * The detection Web Worker: owns TensorFlow.js, so inference never runs on the page's thread.
  * It loads and warms the model once (the first task is as fast as the rest), then runs the
  * shared detector on images the page sends as ImageBitmaps (already EXIF-oriented).
+ *
+ * Its API is the `api` object below, served with shared/rpc.ts; the page's side (bridge.ts) is typed
+ * from it (`DetectionApi`), so the two cannot drift. A throwaway copy of this worker measures one
+ * backend (`measure`) while the page's own copy keeps running photos.
  */
 /// <reference lib="webworker" />
 import * as tf from '@tensorflow/tfjs-core';
+import type { DetectParams } from '../../../shared/contract.ts';
 import { CENTERNET, Detector, MODEL_URL_PATH } from '../../../shared/detector/detector.ts';
 import { decodeSizeFor } from '../../../shared/detector/preprocess.ts';
 import { decodeSizeForTiling } from '../../../shared/detector/tiling.ts';
-import type { DeviceBackend, FromWorker, GpuProbe, ToWorker } from './protocol.ts';
+import { expose, transferred } from '../../../shared/rpc.ts';
+import { messageEndpoint } from './endpoint.ts';
+import type { DETECTION_METHODS, Detected, DeviceBackend, GpuProbe, Loaded, Measured } from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let detector: Detector | undefined;
-let loading: Promise<FromWorker & { type: 'loaded' }> | undefined;
-let loadingKey = '';
-
-const send = (m: FromWorker, transfer: Transferable[] = []) => self.postMessage(m, transfer);
+let loading: { key: string; done: Promise<Loaded> } | undefined;
 
 interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
@@ -53,7 +57,7 @@ async function useBackend(name: DeviceBackend): Promise<boolean> {
   }
 }
 
-async function load(id: number, backends: DeviceBackend[]) {
+async function loadWith(backends: DeviceBackend[]): Promise<Loaded> {
   const started = performance.now();
   let chosen: DeviceBackend | undefined;
   for (const b of backends) {
@@ -64,7 +68,7 @@ async function load(id: number, backends: DeviceBackend[]) {
   }
   if (!chosen) throw new Error(`none of these backends works here: ${backends.join(', ')}`);
   const next = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`, (fraction) =>
-    send({ type: 'progress', id, fraction }),
+    events.emit('progress', fraction),
   );
   const warmStart = performance.now();
   await next.warmUp();
@@ -72,7 +76,7 @@ async function load(id: number, backends: DeviceBackend[]) {
   const msPerPass = await timePass(next);
   detector?.dispose();
   detector = next;
-  return { type: 'loaded' as const, id, model: detector.info(), loadMs: warmStart - started, warmUpMs, msPerPass };
+  return { backend: chosen, model: detector.info(), loadMs: warmStart - started, warmUpMs, msPerPass };
 }
 
 /**
@@ -87,25 +91,8 @@ async function timePass(d: Detector): Promise<number> {
   return performance.now() - t0;
 }
 
-/** A throwaway worker's job: how fast one backend runs the model here (the page stops it when it is too slow). */
-async function measure(id: number, backend: DeviceBackend) {
-  const started = performance.now();
-  if (!(await useBackend(backend))) throw new Error(`${backend} does not work here`);
-  const d = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`);
-  const warmStart = performance.now();
-  await d.warmUp();
-  const warmUpMs = performance.now() - warmStart;
-  const msPerPass = Math.min(await timePass(d), await timePass(d));
-  return { type: 'measured' as const, id, backend, msPerPass, loadMs: warmStart - started, warmUpMs };
-}
-
 /** `keepBitmap`: the bitmap is left open, to go back to the page; otherwise it is closed once drawn. */
-async function detectWith(
-  d: Detector,
-  bitmap: ImageBitmap,
-  params: Parameters<Detector['detect']>[2],
-  keepBitmap = false,
-) {
+async function detectWith(d: Detector, bitmap: ImageBitmap, params: DetectParams, keepBitmap = false) {
   const original = { width: bitmap.width, height: bitmap.height };
   // One draw: small for the whole pass alone, larger (bounded) when the photo will be tiled.
   const size = decodeSizeForTiling(
@@ -124,42 +111,58 @@ async function detectWith(
   return { ...r, ...original };
 }
 
-self.onmessage = async (e: MessageEvent<ToWorker>) => {
-  const msg = e.data;
-  try {
-    if (msg.type === 'probe') send({ type: 'probed', id: msg.id, probe: await probe() });
-    else if (msg.type === 'load') {
-      // The same backends again: the model loaded already. Others (a faster backend measured since): load anew.
-      const key = msg.backends.join(',');
-      if (!loading || loadingKey !== key) {
-        loadingKey = key;
-        loading = load(msg.id, msg.backends);
-      }
-      send({ ...(await loading), id: msg.id });
-    } else if (msg.type === 'measure') {
-      send(await measure(msg.id, msg.backend));
-    } else {
-      if (!detector) throw new Error('the model is not loaded');
-      const r = await detectWith(detector, msg.bitmap, msg.params, msg.keepBitmap);
-      const bitmap = msg.keepBitmap ? msg.bitmap : undefined;
-      send(
-        {
-          type: 'detected',
-          id: msg.id,
-          detections: r.detections,
-          inferenceMs: r.inferenceMs,
-          width: r.width,
-          height: r.height,
-          tiles: r.tiles,
-          tileMs: r.tileMs,
-          bitmap,
-        },
-        bitmap ? [bitmap] : [],
-      );
+const api = {
+  probe,
+
+  /** Loads (once) with the first backend of the list that works here; the same list again answers at once. */
+  load(backends: DeviceBackend[]): Promise<Loaded> {
+    const key = backends.join(',');
+    if (loading?.key !== key) {
+      const done = loadWith(backends);
+      loading = { key, done };
+      done.catch(() => {
+        if (loading?.done === done) loading = undefined;
+      });
     }
-  } catch (err) {
-    if (msg.type === 'load') loading = undefined;
-    if (msg.type === 'detect') msg.bitmap.close(); // kept for the page, but there is no answer to send it with
-    send({ type: 'error', id: msg.id, message: (err as Error).message ?? String(err) });
-  }
+    return loading.done;
+  },
+
+  /** A throwaway worker's job: how fast one backend runs the model here (the page stops it when too slow). */
+  async measure(backend: DeviceBackend): Promise<Measured> {
+    const started = performance.now();
+    if (!(await useBackend(backend))) throw new Error(`${backend} does not work here`);
+    const d = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`);
+    const warmStart = performance.now();
+    await d.warmUp();
+    const warmUpMs = performance.now() - warmStart;
+    const msPerPass = Math.min(await timePass(d), await timePass(d));
+    return { backend, msPerPass, loadMs: warmStart - started, warmUpMs };
+  },
+
+  /** `keepBitmap`: the photo's bitmap comes back with the answer (the page shows it: no second decode). */
+  async detect(bitmap: ImageBitmap, params: DetectParams, keepBitmap: boolean) {
+    try {
+      if (!detector) throw new Error('the model is not loaded');
+      const r = await detectWith(detector, bitmap, params, keepBitmap);
+      const out: Detected = {
+        detections: r.detections,
+        inferenceMs: r.inferenceMs,
+        width: r.width,
+        height: r.height,
+        tiles: r.tiles,
+        tileMs: r.tileMs,
+        bitmap: keepBitmap ? bitmap : undefined,
+      };
+      return transferred(out, keepBitmap ? [bitmap] : []);
+    } catch (err) {
+      bitmap.close(); // kept for the page, but there is no answer to send it with
+      throw err;
+    }
+  },
 };
+
+export type DetectionApi = typeof api;
+// The page names the methods (protocol.ts): the compiler checks that it names exactly these.
+api satisfies Record<(typeof DETECTION_METHODS)[number], unknown>;
+
+const events = expose(api, messageEndpoint(self));
