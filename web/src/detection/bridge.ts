@@ -76,8 +76,8 @@ export class DetectionBridge {
   }
 
   /** Measures one backend in this bridge's worker (a throwaway one: detection/device.ts). */
-  measure(backend: DeviceBackend, signal?: AbortSignal) {
-    return this.abortable(this.connection().remote.measure(backend), signal);
+  measure(backend: DeviceBackend, layerLimitMs: number | null, signal?: AbortSignal) {
+    return this.abortable(this.connection().remote.measure(backend, layerLimitMs), signal);
   }
 
   /** Ends the worker now; calls waiting on it reject with `reason`. */

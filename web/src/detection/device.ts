@@ -13,6 +13,7 @@ import {
   type BackendResult,
   candidates,
   deviceKey,
+  isSoftware,
   loadMeasurement,
   MAX_AGE_MS,
   type Measurement,
@@ -25,8 +26,14 @@ import {
 import { DetectionBridge } from './bridge.ts';
 import type { Detected, DeviceBackend } from './protocol.ts';
 
-/** Background measurement starts a candidate only after this long without a photo on the device. */
+/** Background measurement starts a candidate only after this long without a photo on the device… */
 export const QUIET_MS = 2000;
+/**
+ * …and one on a software rasteriser (isSoftware) only after this long: its first shader takes seconds
+ * to compile in the browser's GPU process (7 s for one convolution on SwiftShader's WebGPU, measured on
+ * a 2-core machine), and a photo arriving meanwhile would wait for it and find the page's display frozen.
+ */
+export const SOFTWARE_QUIET_MS = 30_000;
 
 /** What a task run on the device needs of it (tasks/device-run.ts; a fake in unit tests). */
 export interface DeviceEngine {
@@ -51,6 +58,8 @@ export class Device implements DeviceEngine {
   /** Stops the candidate being measured when a photo arrives. */
   private measuring: AbortController | undefined;
   private model: ModelInfo | undefined;
+  /** The loaded backend's one-layer time (the first round other candidates are held to). */
+  private layerMs: number | undefined;
 
   constructor(
     private readonly store: Store,
@@ -59,6 +68,7 @@ export class Device implements DeviceEngine {
     private readonly measure: (
       b: DeviceBackend,
       budgetMs: number,
+      layerLimitMs: number | null,
       preempt: AbortSignal,
     ) => Promise<MeasureOutcome> = measureInWorker,
   ) {
@@ -96,6 +106,7 @@ export class Device implements DeviceEngine {
       try {
         const loaded = await this.bridge.load([backend]);
         this.model = loaded.model;
+        this.layerMs = loaded.layerMs;
         this.store.update((s) =>
           withDevice(s, {
             run: { backend, msPerPass: loaded.msPerPass },
@@ -121,20 +132,28 @@ export class Device implements DeviceEngine {
       this.store.update((s) => withDevice(s, { measurement: stored, measured: 'stored' }));
       return;
     }
-    const first: BackendResult[] = [{ backend: run.backend, msPerPass: run.msPerPass, elapsedMs: 0 }];
+    const first: BackendResult[] = [
+      {
+        backend: run.backend,
+        msPerPass: run.msPerPass,
+        elapsedMs: 0,
+        ...(this.layerMs ? { layerMs: this.layerMs } : {}),
+      },
+    ];
     this.store.update((s) => withDevice(s, { measurement: { key, measuredAt: Date.now(), results: first } }));
     void this.measureOthers(key, offered, first);
   }
 
   /** The other backends in throwaway workers, while the device is idle; a faster one is used at once. */
   private async measureOthers(key: string, offered: DeviceBackend[], first: BackendResult[]): Promise<void> {
+    const { probe } = this.state;
     const todo = offered.filter((b) => !first.some((r) => r.backend === b));
     const results = await measureRest(
       todo,
       first,
-      (backend, budget) => {
+      (backend, budget, layerLimit) => {
         this.measuring = new AbortController();
-        return this.measure(backend, budget, this.measuring.signal).finally(() => {
+        return this.measure(backend, budget, layerLimit, this.measuring.signal).finally(() => {
           this.measuring = undefined;
         });
       },
@@ -147,21 +166,21 @@ export class Device implements DeviceEngine {
           await this.use(best.backend);
         }
       },
-      () => this.quiet(),
+      (backend) => this.quiet(probe && isSoftware(probe, backend) ? SOFTWARE_QUIET_MS : QUIET_MS),
     );
     await saveMeasurement({ key, measuredAt: Date.now(), results });
     this.store.update((s) => withDevice(s, { measured: 'now' }));
   }
 
-  /** Resolves once no photo has been on the device for QUIET_MS. */
-  private quiet(): Promise<void> {
+  /** Resolves once no photo has been on the device for `quietMs`. */
+  private quiet(quietMs: number): Promise<void> {
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const check = () => {
         clearTimeout(timer);
         const { ahead, busyAt } = this.state;
         if (ahead > 0) return; // the store tells us when it changes
-        const wait = busyAt + QUIET_MS - performance.now();
+        const wait = busyAt + quietMs - performance.now();
         if (wait <= 0) {
           stop();
           resolve();
@@ -177,6 +196,7 @@ export class Device implements DeviceEngine {
   private async use(backend: DeviceBackend): Promise<void> {
     const loaded = await this.bridge.load([backend]);
     this.model = loaded.model;
+    this.layerMs = loaded.layerMs;
     this.store.update((s) => withDevice(s, { run: { backend, msPerPass: loaded.msPerPass } }));
   }
 
@@ -218,13 +238,14 @@ export class Device implements DeviceEngine {
 async function measureInWorker(
   backend: DeviceBackend,
   budgetMs: number,
+  layerLimitMs: number | null,
   preempt: AbortSignal,
 ): Promise<MeasureOutcome> {
   const bridge = new DetectionBridge(`measure-${backend}`);
   const budget = AbortSignal.timeout(budgetMs);
   try {
-    const m = await bridge.measure(backend, AbortSignal.any([preempt, budget]));
-    return { msPerPass: m.msPerPass };
+    const m = await bridge.measure(backend, layerLimitMs, AbortSignal.any([preempt, budget]));
+    return m.msPerPass === null ? { slowerLayerMs: m.layerMs } : { msPerPass: m.msPerPass, layerMs: m.layerMs };
   } catch {
     return preempt.aborted ? 'preempted' : budget.aborted ? 'stopped' : 'failed';
   } finally {

@@ -1,10 +1,13 @@
 /** What crosses between the page and the detection worker (worker.ts serves it, bridge.ts calls it). */
 import type { Detection, ModelInfo } from '../../../shared/contract.ts';
 
-/** What the device offers: a WebGPU adapter on real hardware, a software one, or none. */
+/** What the device offers: a WebGPU adapter and a WebGL 2 renderer, each on real hardware, in software, or none. */
 export interface GpuProbe {
   webgpu: 'hardware' | 'software' | 'none';
   adapter: string | null;
+  webgl: 'hardware' | 'software' | 'none';
+  /** The WebGL renderer's name, where the browser tells it. */
+  renderer: string | null;
 }
 
 export type DeviceBackend = 'webgpu' | 'webgl' | 'wasm';
@@ -16,12 +19,18 @@ export interface Loaded {
   loadMs: number;
   warmUpMs: number;
   msPerPass: number;
+  /** One layer like the model's, compiled, timed (ms): what other candidates are first compared on. */
+  layerMs: number;
 }
 
-/** A throwaway worker's measurement of one backend. */
+/**
+ * A throwaway worker's measurement of one backend; `msPerPass` null when its one layer was slower than
+ * the limit asked for (it was stopped there, before the model was loaded).
+ */
 export interface Measured {
   backend: DeviceBackend;
-  msPerPass: number;
+  msPerPass: number | null;
+  layerMs: number;
   loadMs: number;
   warmUpMs: number;
 }

@@ -28,6 +28,10 @@ interface GpuAdapterLike {
 }
 
 async function probe(): Promise<GpuProbe> {
+  return { ...(await probeWebGpu()), ...probeWebGl() };
+}
+
+async function probeWebGpu(): Promise<Pick<GpuProbe, 'webgpu' | 'adapter'>> {
   // adapter.info is newer than the WebGPU typings in node_modules.
   const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
   if (!gpu) return { webgpu: 'none', adapter: null };
@@ -38,6 +42,22 @@ async function probe(): Promise<GpuProbe> {
   // A fallback adapter is a software rasteriser (SwiftShader): far slower than the server.
   const software = info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
   return { webgpu: software ? 'software' : 'hardware', adapter: name };
+}
+
+/** A WebGL renderer string that names a software rasteriser (the CPU drawing as a GPU would). */
+const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software|basic render/i;
+
+function probeWebGl(): Pick<GpuProbe, 'webgl' | 'renderer'> {
+  try {
+    const gl = new OffscreenCanvas(1, 1).getContext('webgl2');
+    if (!gl) return { webgl: 'none', renderer: null };
+    const debug = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = String(gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '');
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+    return { webgl: SOFTWARE_RENDERER.test(renderer) ? 'software' : 'hardware', renderer: renderer || null };
+  } catch {
+    return { webgl: 'none', renderer: null };
+  }
 }
 
 async function useBackend(name: DeviceBackend): Promise<boolean> {
@@ -74,9 +94,37 @@ async function loadWith(backends: DeviceBackend[]): Promise<Loaded> {
   await next.warmUp();
   const warmUpMs = performance.now() - warmStart;
   const msPerPass = await timePass(next);
+  const layer = await layerMs();
   detector?.dispose();
   detector = next;
-  return { backend: chosen, model: detector.info(), loadMs: warmStart - started, warmUpMs, msPerPass };
+  return { backend: chosen, model: detector.info(), loadMs: warmStart - started, warmUpMs, msPerPass, layerMs: layer };
+}
+
+/**
+ * One layer of the kind the model is made of (a 3×3 convolution, 96×96×32 → 32), after a first run
+ * that compiles it: ms per run, the result read back. Cheap on any backend (one kernel, one shader),
+ * and telling: a backend far slower at it than another cannot run the whole model faster.
+ */
+async function layerMs(): Promise<number> {
+  // Made here, not by a random kernel: the one shader compiled is the convolution's.
+  const values = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 255) / 255);
+  const x = tf.tensor4d(values(96 * 96 * 32), [1, 96, 96, 32]);
+  const w = tf.tensor4d(values(3 * 3 * 32 * 32), [3, 3, 32, 32]);
+  const run = async () => {
+    const y = tf.conv2d(x, w, 1, 'same');
+    await y.data();
+    y.dispose();
+  };
+  try {
+    await run();
+    const t0 = performance.now();
+    await run();
+    await run();
+    return (performance.now() - t0) / 2;
+  } finally {
+    x.dispose();
+    w.dispose();
+  }
 }
 
 /**
@@ -127,16 +175,23 @@ const api = {
     return loading.done;
   },
 
-  /** A throwaway worker's job: how fast one backend runs the model here (the page stops it when too slow). */
-  async measure(backend: DeviceBackend): Promise<Measured> {
+  /**
+   * A throwaway worker's job: how fast one backend runs the model here (the page stops it when too
+   * slow). First one layer: slower than `layerLimitMs`, it stops there (see LAYER_STOP_FACTOR).
+   */
+  async measure(backend: DeviceBackend, layerLimitMs: number | null): Promise<Measured> {
     const started = performance.now();
     if (!(await useBackend(backend))) throw new Error(`${backend} does not work here`);
+    const layer = await layerMs();
+    if (layerLimitMs !== null && layer > layerLimitMs) {
+      return { backend, msPerPass: null, layerMs: layer, loadMs: performance.now() - started, warmUpMs: 0 };
+    }
     const d = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`);
     const warmStart = performance.now();
     await d.warmUp();
     const warmUpMs = performance.now() - warmStart;
     const msPerPass = Math.min(await timePass(d), await timePass(d));
-    return { backend, msPerPass, loadMs: warmStart - started, warmUpMs };
+    return { backend, msPerPass, layerMs: layer, loadMs: warmStart - started, warmUpMs };
   },
 
   /** `keepBitmap`: the photo's bitmap comes back with the answer (the page shows it: no second decode). */

@@ -70,7 +70,9 @@ export class Dispatcher {
   /** `feature`: the view shows this photo's result when it is ready (the photo chosen, or an album's first). */
   private async submitOne(file: File, feature: boolean, albumSide?: TaskSource): Promise<void> {
     const { store, history } = this.deps;
+    performance.mark('tl:submit');
     const photo = await this.deps.openPhoto(file);
+    performance.mark('tl:opened');
     const { image } = photo;
     const { tiling } = store.get().settings;
     let route: RouteDecision = decideRoute(
@@ -113,6 +115,7 @@ export class Dispatcher {
         photo.bitmap?.close(); // deleted while it waited
         return;
       }
+      performance.mark('tl:device-start');
       const running = claimTask(task);
       void history.apply(running);
       const outcome = await runOnDevice(running, photo, {
@@ -120,6 +123,7 @@ export class Dispatcher {
         serverAvailable: store.get().user !== null,
         keepBitmap: this.wanted(task.task_id),
       });
+      performance.mark('tl:device-done');
       await this.settle(outcome, 'device');
     });
   }
