@@ -75,6 +75,11 @@ export class DetectionBridge {
     }
   }
 
+  /** One layer like the model's on the loaded backend (ms): what other candidates are first held to. */
+  layer(): Promise<number> {
+    return this.connection().remote.layer();
+  }
+
   /** Measures one backend in this bridge's worker (a throwaway one: detection/device.ts). */
   measure(backend: DeviceBackend, layerLimitMs: number | null, signal?: AbortSignal) {
     return this.abortable(this.connection().remote.measure(backend, layerLimitMs), signal);

@@ -58,8 +58,6 @@ export class Device implements DeviceEngine {
   /** Stops the candidate being measured when a photo arrives. */
   private measuring: AbortController | undefined;
   private model: ModelInfo | undefined;
-  /** The loaded backend's one-layer time (the first round other candidates are held to). */
-  private layerMs: number | undefined;
 
   constructor(
     private readonly store: Store,
@@ -75,6 +73,8 @@ export class Device implements DeviceEngine {
     this.bridge = new DetectionBridge('detection', (fraction) =>
       this.store.update((s) => withDevice(s, { download: fraction < 1 ? fraction : null })),
     );
+    // The page's first seconds count as busy: a newcomer's first photo comes soon, and measuring waits for quiet.
+    store.update((s) => withDevice(s, { busyAt: performance.now() }));
   }
 
   private get state(): AppState['device'] {
@@ -106,7 +106,6 @@ export class Device implements DeviceEngine {
       try {
         const loaded = await this.bridge.load([backend]);
         this.model = loaded.model;
-        this.layerMs = loaded.layerMs;
         this.store.update((s) =>
           withDevice(s, {
             run: { backend, msPerPass: loaded.msPerPass },
@@ -132,22 +131,20 @@ export class Device implements DeviceEngine {
       this.store.update((s) => withDevice(s, { measurement: stored, measured: 'stored' }));
       return;
     }
-    const first: BackendResult[] = [
-      {
-        backend: run.backend,
-        msPerPass: run.msPerPass,
-        elapsedMs: 0,
-        ...(this.layerMs ? { layerMs: this.layerMs } : {}),
-      },
-    ];
+    const first: BackendResult[] = [{ backend: run.backend, msPerPass: run.msPerPass, elapsedMs: 0 }];
     this.store.update((s) => withDevice(s, { measurement: { key, measuredAt: Date.now(), results: first } }));
     void this.measureOthers(key, offered, first);
   }
 
   /** The other backends in throwaway workers, while the device is idle; a faster one is used at once. */
-  private async measureOthers(key: string, offered: DeviceBackend[], first: BackendResult[]): Promise<void> {
+  private async measureOthers(key: string, offered: DeviceBackend[], known: BackendResult[]): Promise<void> {
     const { probe } = this.state;
-    const todo = offered.filter((b) => !first.some((r) => r.backend === b));
+    const todo = offered.filter((b) => !known.some((r) => r.backend === b));
+    if (todo.length === 0) return this.saveMeasurement(key, known);
+    // The loaded backend's one layer, the first round the others are held to: timed while the device is idle.
+    await this.quiet(QUIET_MS);
+    const layerMs = await this.bridge.layer().catch(() => undefined);
+    const first = known.map((r) => (r.backend === this.state.run?.backend && layerMs ? { ...r, layerMs } : r));
     const results = await measureRest(
       todo,
       first,
@@ -168,6 +165,10 @@ export class Device implements DeviceEngine {
       },
       (backend) => this.quiet(probe && isSoftware(probe, backend) ? SOFTWARE_QUIET_MS : QUIET_MS),
     );
+    await this.saveMeasurement(key, results);
+  }
+
+  private async saveMeasurement(key: string, results: BackendResult[]): Promise<void> {
     await saveMeasurement({ key, measuredAt: Date.now(), results });
     this.store.update((s) => withDevice(s, { measured: 'now' }));
   }
@@ -196,7 +197,6 @@ export class Device implements DeviceEngine {
   private async use(backend: DeviceBackend): Promise<void> {
     const loaded = await this.bridge.load([backend]);
     this.model = loaded.model;
-    this.layerMs = loaded.layerMs;
     this.store.update((s) => withDevice(s, { run: { backend, msPerPass: loaded.msPerPass } }));
   }
 

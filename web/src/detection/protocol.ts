@@ -19,8 +19,6 @@ export interface Loaded {
   loadMs: number;
   warmUpMs: number;
   msPerPass: number;
-  /** One layer like the model's, compiled, timed (ms): what other candidates are first compared on. */
-  layerMs: number;
 }
 
 /**
@@ -48,4 +46,4 @@ export interface Detected {
 }
 
 /** The worker's methods by name (the types come from worker.ts itself: `DetectionApi`). */
-export const DETECTION_METHODS = ['probe', 'load', 'measure', 'detect'] as const;
+export const DETECTION_METHODS = ['probe', 'load', 'layer', 'measure', 'detect'] as const;
