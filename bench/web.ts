@@ -186,9 +186,7 @@ if (process.env.VISITS) {
   console.log(
     `bench:web VISITS=1${process.env.BASELINE_WEB ? ` BASELINE_WEB=${builds.baseline}` : ''}, ${rounds} rounds, ${os.cpus().length} cores (${os.cpus()[0]?.model}), headless Chromium`,
   );
-  console.log(
-    '(ms from choosing a photo to its result shown; 2.5 s between photos)\n',
-  );
+  console.log('(ms from choosing a photo to its result shown; 2.5 s between photos)\n');
   console.log(`| round | build, visit | ${photos.join(' | ')} |`);
   console.log(`| --- | --- | ${photos.map(() => '---').join(' | ')} |`);
   console.log(lines.join('\n'));
