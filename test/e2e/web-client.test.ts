@@ -179,6 +179,27 @@ describe('keyed rows', () => {
   );
 });
 
+describe('an anonymous visit', () => {
+  it('logs no error (who is logged in is asked without a 401)', async () => {
+    browser = await openApp(ctx.sys.baseUrl, { webgpu: false });
+    const { page } = browser;
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    const statuses: number[] = [];
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/api/')) statuses.push(r.status());
+    });
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    expect(await page.textContent('#account')).toContain('Log in');
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s >= 400)).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('a first visit', () => {
   it(
     'photos chosen while the other backends would be measured are as fast as on a later visit',
