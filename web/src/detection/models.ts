@@ -59,6 +59,11 @@ export async function fetchModels(): Promise<{ models: DeviceModel[]; defaultId:
   }
 }
 
+/** The default built-in, when nothing else is known. */
+export function defaultDeviceModel(): DeviceModel {
+  return builtins().models[0] as DeviceModel;
+}
+
 /** The model the user chose last if it is still there, else the default. */
 export function chosenModel(known: { models: DeviceModel[]; defaultId: string }): DeviceModel {
   const want = localStorage.getItem(CHOSEN) ?? known.defaultId;
