@@ -1,6 +1,8 @@
 import { defineConfig } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
+import { DEFAULT_MODEL_ID } from './shared/models/builtin.ts';
 import { assetsPlugin } from './web/build/assets-plugin.ts';
+import { WEB_BUILTINS } from './web/src/detection/models.ts';
 
 const api = 'http://127.0.0.1:8080';
 
@@ -25,6 +27,8 @@ export default defineConfig({
         // The model's weights are ~4 MB and the wasm binaries ~2 MB each: over workbox's 2 MiB default.
         maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
         globPatterns: ['**/*.{js,css,html,png,svg,webmanifest,json,bin,wasm}'],
+        // The default model is precached; the others are kept per model and version when first used (sw.ts).
+        globIgnores: WEB_BUILTINS.filter((id) => id !== DEFAULT_MODEL_ID).map((id) => `models/${id}/**`),
         rollupFormat: 'es',
       },
       manifest: {

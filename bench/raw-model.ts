@@ -5,15 +5,13 @@
 import fs from 'node:fs';
 import { decodeForModel } from '../server/images/decode.ts';
 import { initBackend } from '../server/model/backend.ts';
-import { fileModelHandler } from '../server/model/files.ts';
-import { CENTERNET, Detector } from '../shared/detector/detector.ts';
+import { loadInstalledModel } from '../server/model/load.ts';
 
 const [file = 'test/fixtures/astronaut.png', countArg = '50'] = process.argv.slice(2);
 const count = Number(countArg);
 const backend = await initBackend((process.env.MODEL_BACKEND as 'auto') ?? 'auto');
-const detector = await Detector.load(fileModelHandler());
-await detector.warmUp();
-const decoded = await decodeForModel(fs.readFileSync(file), CENTERNET.inputSize, 40_000_000);
+const detector = await loadInstalledModel(process.env.MODEL_ID ?? 'centernet');
+const decoded = await decodeForModel(fs.readFileSync(file), detector.inputSize, 40_000_000);
 // Wait for the parent's "go" so that all processes run at the same time.
 await new Promise<void>((resolve) => {
   process.stdout.write(`${JSON.stringify({ ready: true, backend })}\n`);

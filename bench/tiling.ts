@@ -8,8 +8,7 @@
 import os from 'node:os';
 import { decodeForModel } from '../server/images/decode.ts';
 import { initBackend } from '../server/model/backend.ts';
-import { fileModelHandler } from '../server/model/files.ts';
-import { CENTERNET, Detector } from '../shared/detector/detector.ts';
+import { loadInstalledModel } from '../server/model/load.ts';
 import { foundPrints, PRINTS, type PrintSpec, wall } from './lib/wall.ts';
 
 const LAYOUTS: PrintSpec[][] = [
@@ -26,8 +25,7 @@ const LAYOUTS: PrintSpec[][] = [
 ];
 
 const backend = await initBackend('wasm');
-const detector = await Detector.load(fileModelHandler());
-await detector.warmUp();
+const detector = await loadInstalledModel(process.env.MODEL_ID ?? 'centernet');
 
 const rows: string[] = [];
 const total = { off: { found: 0, ms: 0 }, auto: { found: 0, ms: 0, tiles: 0 } };
@@ -38,7 +36,7 @@ for (const [i, layout] of LAYOUTS.entries()) {
   for (const tiling of ['off', 'auto'] as const) {
     for (const minScore of [0.3, 0.2]) {
       const t0 = performance.now();
-      const decoded = await decodeForModel(jpeg, CENTERNET.inputSize, 40_000_000, tiling);
+      const decoded = await decodeForModel(jpeg, detector.inputSize, 40_000_000, tiling);
       const r = await detector.detect(decoded.pixels, decoded.original, {
         min_score: minScore,
         max_detections: 20,

@@ -73,6 +73,11 @@ app.all('/readyz', (c) => forward(c.req.raw, c.env.ORIGIN_URL));
 // (`not_found_handling = "single-page-application"`); this sets the cache headers.
 app.on(['GET', 'HEAD'], '*', async (c) => {
   const res = await c.env.ASSETS.fetch(c.req.raw);
+  // A model the build does not carry (an operator's, `twinlens models add`): the origin serves its files.
+  const isModel = new URL(c.req.url).pathname.startsWith('/models/');
+  if (isModel && (res.status === 404 || (res.headers.get('content-type') ?? '').startsWith('text/html'))) {
+    return forward(c.req.raw, c.env.ORIGIN_URL);
+  }
   const out = new Response(res.body, res);
   const url = new URL(c.req.url);
   const isHtml = (res.headers.get('content-type') ?? '').startsWith('text/html');

@@ -31,6 +31,7 @@ import { batchRoutes } from './routes/batches.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { modelFileRoutes, modelRoutes } from './routes/models.ts';
 import { pushRoutes } from './routes/push.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { taskExportRoutes } from './routes/task-export.ts';
@@ -127,6 +128,7 @@ export function createApp(services: Services, opts: AppOptions) {
       sessions: deps.sessions,
       events: deps.events,
       webhooks: deps.webhooks,
+      models: deps.models,
       admission: admission({
         redis: deps.redis,
         keys: deps.keys,
@@ -148,6 +150,7 @@ export function createApp(services: Services, opts: AppOptions) {
     batchRoutes({
       batches: deps.batches,
       webhooks: deps.webhooks,
+      models: deps.models,
       tasks: deps.tasks,
       queue: deps.queue,
       workers: deps.workers,
@@ -178,7 +181,17 @@ export function createApp(services: Services, opts: AppOptions) {
     }),
   );
   v1.route('/', webhookRoutes({ sessions: deps.sessions, store: deps.store, webhooks: deps.webhooks, validationHook }));
-  v1.route('/', statsRoutes({ queue: deps.queue, workers: deps.workers, tasks: deps.tasks, sessions: deps.sessions }));
+  v1.route(
+    '/',
+    statsRoutes({
+      queue: deps.queue,
+      workers: deps.workers,
+      tasks: deps.tasks,
+      models: deps.models,
+      sessions: deps.sessions,
+    }),
+  );
+  v1.route('/', modelRoutes({ models: deps.models, workers: deps.workers, tasks: deps.tasks }));
   app.route('/api/v1', v1);
   app.route('/', metricsRoutes({ registry: metrics.registry, token: config.METRICS_TOKEN }));
   app.route(ADMIN_QUEUES_PATH, adminQueueRoutes({ queue: deps.queue, sessions: deps.sessions }));
@@ -204,6 +217,8 @@ export function createApp(services: Services, opts: AppOptions) {
     },
   });
   app.get('/api/docs', swaggerUI({ url: '/api/openapi.json' }));
+  // Every model's files, for the device path (the built-ins are in the web build too).
+  app.route('/', modelFileRoutes(deps.models));
   app.all('/api/*', (c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 
   // The web app (built by Vite into WEB_DIR); unknown paths get index.html for client routing.

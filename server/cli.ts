@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `twinlens detect <files or folders…> --server URL` (server/cli/detect.ts), and the operator's
+ * `twinlens detect <files or folders…> --server URL` (server/cli/detect.ts), `twinlens models …`
+ * (server/cli/models.ts), and the operator's
  * `npm run cli -- users add <name> [--admin]`, `users list`, `users remove <name>`.
  * A new user's password comes from stdin when piped (`echo pw | npm run cli -- users add bob`),
  * else one is generated and printed once.
@@ -14,6 +15,7 @@ import { createLogger } from './log.ts';
 
 const USAGE = `usage:
   twinlens detect <files or folders…> --server URL | --local   (twinlens detect --help)
+  twinlens models list | add <folder | manifest URL> | remove <id>
   npm run cli -- users list
   npm run cli -- users add <username> [--admin]   (password from stdin if piped, else generated)
   npm run cli -- users remove <username>`;
@@ -38,6 +40,13 @@ async function main(argv: string[]): Promise<number> {
     const { runDetect } = await import('./cli/detect.ts');
     return runDetect(argv.slice(1)).catch((err: Error) => {
       process.stderr.write(`twinlens detect: ${err.message}\n`);
+      return 1;
+    });
+  }
+  if (argv[0] === 'models') {
+    const { runModels } = await import('./cli/models.ts');
+    return runModels(loadConfig(), argv.slice(1)).catch((err: Error) => {
+      process.stderr.write(`twinlens models: ${err.message}\n`);
       return 1;
     });
   }

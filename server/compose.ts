@@ -2,13 +2,16 @@
  * The composition root: config → Redis → storage → stores and services. The API, the worker, the
  * CLI, the tests and the benchmarks all build what they need from here, so wiring lives in one place.
  */
+import path from 'node:path';
 import { LoginLimiter } from './auth/login-limiter.ts';
 import { SessionStore } from './auth/sessions.ts';
 import { UserStore } from './auth/user-store.ts';
 import { BatchService } from './batches/batch-service.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
+import { ModelCatalog } from './models/catalog.ts';
 import { OutboundClient } from './net/outbound.ts';
+import { ROOT } from './process/launcher.ts';
 import { PushSubscriptionStore } from './push/subscription-store.ts';
 import { DetectQueue } from './queue/detect-queue.ts';
 import { connectRedis, DEFAULT_REDIS_URL, type Keys, keys, type RedisClient } from './redis.ts';
@@ -37,6 +40,8 @@ export interface Services {
   /** The task lifecycle: every change of a task. */
   tasks: TaskService;
   queue: DetectQueue;
+  /** The models this deployment serves (built-in and MODELS_DIR). */
+  models: ModelCatalog;
   /** Album jobs: many photos as one job, each photo a task of the task service. */
   batches: BatchService;
   workers: WorkerRegistry;
@@ -63,11 +68,16 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
   // The CLI manages users: it needs no storage (and should work while storage is down).
   if (role !== 'cli') await blobs.init();
   const store = new TaskStore(redis, k, blobs, config.TASK_TTL_SECONDS);
-  const queue = new DetectQueue(queueRedis, {
-    prefix: config.REDIS_PREFIX,
-    attempts: config.JOB_ATTEMPTS,
-    backoffMs: config.JOB_BACKOFF_MS,
-  });
+  const models = modelCatalog(config);
+  const queue = new DetectQueue(
+    queueRedis,
+    {
+      prefix: config.REDIS_PREFIX,
+      attempts: config.JOB_ATTEMPTS,
+      backoffMs: config.JOB_BACKOFF_MS,
+    },
+    async () => (await models.list()).map((m) => m.manifest.id),
+  );
   let events: TaskEvents | undefined;
   const outbound = new OutboundClient({
     allowHttp: config.OUTBOUND_ALLOW_HTTP === 'true',
@@ -125,6 +135,7 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
     store,
     tasks,
     queue,
+    models,
     batches,
     workers: new WorkerRegistry(redis, k, config.WORKER_HEARTBEAT_MS),
     get events() {
@@ -142,4 +153,13 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
       redis.disconnect();
     },
   };
+}
+
+/** The models catalog the configuration names: the build's models, and the operator's in MODELS_DIR. */
+export function modelCatalog(config: Pick<Config, 'MODEL' | 'MODELS_DIR'>): ModelCatalog {
+  return new ModelCatalog({
+    builtinDir: path.join(ROOT, 'dist', 'models'),
+    modelsDir: config.MODELS_DIR,
+    ...(config.MODEL === 'null' ? {} : { defaultModel: config.MODEL }),
+  });
 }

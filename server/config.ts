@@ -75,7 +75,24 @@ const EnvSchema = z.object({
     .default(''),
   /** STORAGE=fs: below this much free space /readyz says the storage is full. */
   STORAGE_MIN_FREE_BYTES: bytes(100 * 1024 * 1024),
-  MODEL: z.enum(['centernet', 'null']).default('centernet'),
+  /** The default model (tasks that name none run it; workers load it first), or `null`: no inference at all. */
+  MODEL: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'expected a model id (GET /api/v1/models) or null')
+    .default('centernet'),
+  /** The operator's models (`twinlens models add`), a folder per model; default DATA_DIR/models. */
+  MODELS_DIR: optionalString,
+  /** The models a worker serves, comma-separated; empty: all. */
+  WORKER_MODELS: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,39}(,[a-z0-9][a-z0-9-]{0,39})*$/, 'expected model ids, comma-separated')
+      .optional(),
+  ),
+  /** Loaded models a worker keeps (least recently used go first), by their weights in memory. */
+  MODEL_MEMORY_LIMIT: bytes(1024 * 1024 * 1024),
+  /** `twinlens models add`: the most a model's files may weigh together. */
+  MODEL_MAX_BYTES: bytes(512 * 1024 * 1024),
   MODEL_BACKEND: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   WORKERS: int(1, 0, 64),
   /** Jobs a worker process holds at once. The model runs one at a time; a second job's decoding,
@@ -160,9 +177,13 @@ const EnvSchema = z.object({
 
 export type Env = z.infer<typeof EnvSchema>;
 
-export interface Config extends Omit<Env, 'DATA_DIR' | 'WEB_DIR' | 'OUTBOUND_ALLOW_ADDRESSES'> {
+export interface Config
+  extends Omit<Env, 'DATA_DIR' | 'WEB_DIR' | 'OUTBOUND_ALLOW_ADDRESSES' | 'MODELS_DIR' | 'WORKER_MODELS'> {
   DATA_DIR: string;
   WEB_DIR: string;
+  MODELS_DIR: string;
+  /** Empty: every model. */
+  WORKER_MODELS: string[];
   OUTBOUND_ALLOW_ADDRESSES: string[];
 }
 
@@ -211,6 +232,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...c,
     DATA_DIR: path.resolve(c.DATA_DIR),
     WEB_DIR: path.resolve(c.WEB_DIR),
+    MODELS_DIR: path.resolve(c.MODELS_DIR ?? path.join(c.DATA_DIR, 'models')),
+    WORKER_MODELS: (c.WORKER_MODELS ?? '').split(',').filter(Boolean),
     OUTBOUND_ALLOW_ADDRESSES: (c.OUTBOUND_ALLOW_ADDRESSES ?? '')
       .split(',')
       .map((s) => s.trim())

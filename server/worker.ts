@@ -9,18 +9,28 @@ import { spawnModelThread } from './model/thread-spawn.ts';
 // Read before the configuration is (it loads after the thread starts); MODEL=null wants no thread.
 const thread = process.env.MODEL === 'null' ? undefined : spawnModelThread();
 
-const [{ loadConfig }, { runMain }, { createLogger }, { startModelRunner }] = await Promise.all([
-  import('./config.ts'),
-  import('./entry.ts'),
-  import('./log.ts'),
-  import('./model/runner.ts'),
-]);
+const [{ loadConfig }, { runMain }, { createLogger }, { startModelRunner }, { modelCatalog }, { servedModels }] =
+  await Promise.all([
+    import('./config.ts'),
+    import('./entry.ts'),
+    import('./log.ts'),
+    import('./model/runner.ts'),
+    import('./compose.ts'),
+    import('./queue/worker-process.ts'),
+  ]);
 
 const log = createLogger({ service: 'worker' });
 
 async function main() {
   const config = loadConfig();
-  const model = startModelRunner(config, log, thread);
+  // The default model is loaded and warmed at start when this worker serves it (and its files are here).
+  const catalog = modelCatalog(config);
+  const warm = (async () => {
+    const m = await catalog.get(catalog.defaultModel);
+    const served = await servedModels(catalog, config.WORKER_MODELS);
+    return m?.ready && served.includes(m.manifest.id) ? { manifest: m.manifest, dir: m.dir } : null;
+  })();
+  const model = startModelRunner(config, log, warm, thread);
   model.catch(() => {}); // awaited by runWorker; not unhandled meanwhile
   const { runWorker } = await import('./queue/worker-process.ts');
   const stop = await runWorker(config, log, model);

@@ -7,6 +7,11 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
+import { DEFAULT_MODEL_ID } from './models/builtin.ts';
+import { ModelIdSchema, ModelInputSchema, ModelLabelsSchema, ModelManifestSchema } from './models/manifest.ts';
+
+export * from './models/manifest.ts';
+export { DEFAULT_MODEL_ID };
 
 export const TASK_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
 export const FINAL_STATUSES: readonly TaskStatus[] = ['succeeded', 'failed', 'canceled'];
@@ -38,6 +43,11 @@ export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;
 
 export const ModelInfoSchema = z
   .object({
+    // Tasks recorded before models could be chosen ran the only one there was.
+    id: z
+      .string()
+      .default(DEFAULT_MODEL_ID)
+      .meta({ description: 'The model’s id (GET /models)', example: 'centernet' }),
     name: z.string().meta({ example: 'centernet-mobilenetv3' }),
     version: z.string().meta({ example: 'human-3.3.6' }),
     backend: z.string().meta({
@@ -75,7 +85,11 @@ export type Box = z.infer<typeof BoxSchema>;
 export const DetectionSchema = z
   .object({
     label: z.string().meta({ example: 'person' }),
-    class_id: z.number().int().min(0).max(79).meta({ description: '0-based COCO class' }),
+    class_id: z
+      .number()
+      .int()
+      .min(0)
+      .meta({ description: '0-based index into the model’s labels (the 80 COCO classes for the built-in models)' }),
     score: z.number().min(0).max(1),
     box: BoxSchema,
   })
@@ -116,6 +130,9 @@ export const DetectParamsSchema = z
     min_score: z.number().min(0).max(1).default(DEFAULT_MIN_SCORE),
     max_detections: z.number().int().min(1).max(MAX_DETECTIONS_LIMIT).default(DEFAULT_MAX_DETECTIONS),
     tiling: TilingSchema.default('auto'),
+    model: ModelIdSchema.default(DEFAULT_MODEL_ID).meta({
+      description: 'The model to run (GET /models lists them); the deployment’s default when not given',
+    }),
   })
   .meta({ id: 'DetectParams' });
 export type DetectParams = z.infer<typeof DetectParamsSchema>;
@@ -247,6 +264,26 @@ export const PushMessageSchema = z
   .meta({ id: 'PushMessage' });
 export type PushMessage = z.infer<typeof PushMessageSchema>;
 
+/** One model's share of the queue, as /stats reports it. */
+export const ModelQueueStatsSchema = z
+  .object({
+    model: ModelIdSchema,
+    waiting: z.number().int().nonnegative(),
+    active: z.number().int().nonnegative(),
+    delayed: z.number().int().nonnegative(),
+    workers: z.number().int().nonnegative().meta({ description: 'Live workers that serve this model' }),
+    mean_inference_ms: z.number().nonnegative().nullable(),
+    estimated_wait_ms: z.number().nonnegative().nullable().meta({
+      description:
+        '(waiting + active + delayed) × mean_inference_ms / workers for this model; null when no live worker serves it (its tasks wait until one starts) or no samples yet',
+    }),
+    waiting_for_worker: z
+      .boolean()
+      .meta({ description: 'Tasks wait for this model and no live worker serves it: they run when one starts' }),
+  })
+  .meta({ id: 'ModelQueueStats' });
+export type ModelQueueStats = z.infer<typeof ModelQueueStatsSchema>;
+
 /** GET /api/v1/stats: how busy the server queue is, so a client can estimate its time to a result. */
 export const StatsSchema = z
   .object({
@@ -265,9 +302,57 @@ export const StatsSchema = z
       description:
         '(waiting + active + delayed) × mean_inference_ms / workers: a rough time to a new task’s result; null with no workers or no samples',
     }),
+    models: z
+      .array(ModelQueueStatsSchema)
+      .optional()
+      .meta({ description: 'The same per model (each model has its own queue and workers)' }),
   })
   .meta({ id: 'Stats' });
 export type Stats = z.infer<typeof StatsSchema>;
+
+// ---- Models (GET /models; server/models/) ----
+
+export const ModelBackendStatsSchema = z
+  .object({
+    backend: z.string().meta({ example: 'wasm' }),
+    mean_inference_ms: z.number().nonnegative(),
+    samples: z.number().int().positive(),
+  })
+  .meta({ id: 'ModelBackendStats' });
+
+export const ModelSummarySchema = z
+  .object({
+    id: ModelIdSchema,
+    version: z.string(),
+    name: z.string(),
+    title: z.string(),
+    default: z.boolean().meta({ description: 'The model a task runs when it names none' }),
+    builtin: z.boolean(),
+    labels: z.array(z.string()).meta({ description: 'Class names, by class id' }),
+    input: ModelInputSchema,
+    license: z.string(),
+    source: z.string(),
+    url: z.string().meta({
+      description:
+        'Where its files are served (the model’s JSON file is `url` + `manifest.model`), for running it on the device',
+    }),
+    manifest: ModelManifestSchema,
+    workers: z.number().int().nonnegative().meta({ description: 'Live workers that serve it now' }),
+    inference: z
+      .array(ModelBackendStatsSchema)
+      .meta({ description: 'Mean inference time measured by the workers on recent tasks, per TF.js backend' }),
+  })
+  .meta({ id: 'ModelSummary' });
+export type ModelSummary = z.infer<typeof ModelSummarySchema>;
+
+export const ModelListSchema = z
+  .object({
+    default: ModelIdSchema,
+    items: z.array(ModelSummarySchema),
+  })
+  .meta({ id: 'ModelList' });
+export type ModelList = z.infer<typeof ModelListSchema>;
+export { ModelLabelsSchema };
 
 // ---- Webhooks (server/webhooks/) ----
 

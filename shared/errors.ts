@@ -7,6 +7,8 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   missing_image: 400,
   empty_body: 400,
+  // a model id this deployment does not serve (GET /models lists those it does)
+  unknown_model: 400,
   // a callback URL that may not be used (scheme, credentials, an address inside the server's network)
   callback_url_refused: 400,
   // auth
@@ -41,6 +43,8 @@ export const ERROR_STATUS = {
   storage_failed: 503,
   // task failures (reported inside a failed Task, not as HTTP statuses)
   inference_failed: 500,
+  // the task's model cannot be loaded (missing or corrupt files, or it does not fit its manifest)
+  model_unavailable: 503,
   timeout: 504,
 } as const;
 

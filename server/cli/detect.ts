@@ -16,10 +16,11 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { TwinlensApiError, TwinlensClient } from '../../shared/client/twinlens-client.ts';
 import { type DetectParams, DetectParamsSchema, type Task } from '../../shared/contract.ts';
-import { CENTERNET } from '../../shared/detector/model-files.ts';
 import { toCoco } from '../../shared/export/coco.ts';
 import { toCsv } from '../../shared/export/csv.ts';
+import { inputSide } from '../../shared/models/manifest.ts';
 import { isFinalStatus, newTask } from '../../shared/task-lifecycle.ts';
+import { modelCatalog } from '../compose.ts';
 import { loadConfig } from '../config.ts';
 import { decodeForModel } from '../images/decode.ts';
 import { inspectImage } from '../images/inspect.ts';
@@ -54,6 +55,7 @@ export async function runDetect(argv: string[]): Promise<number> {
       annotated: { type: 'string' },
       concurrency: { type: 'string', default: '4' },
       'min-score': { type: 'string' },
+      model: { type: 'string' },
     },
   });
   if (positionals.length === 0 || (!values.server && !values.local)) {
@@ -64,6 +66,7 @@ export async function runDetect(argv: string[]): Promise<number> {
   if (format !== 'coco' && format !== 'csv') throw new Error(`--format must be coco or csv, not ${format}`);
   const params = DetectParamsSchema.parse({
     ...(values['min-score'] ? { min_score: Number(values['min-score']) } : {}),
+    ...(values.model ? { model: values.model } : {}),
   });
   const files = collect(positionals);
   if (files.length === 0) throw new Error('no JPEG, PNG or WebP files there');
@@ -190,7 +193,16 @@ async function remoteRunner(
 async function localRunner(params: DetectParams): Promise<Runner> {
   const config = loadConfig();
   const log = createLogger({ service: 'cli' }, 'warn');
-  const model: ModelRunner = await startModelRunner({ ...config, MODEL: 'centernet' }, log);
+  const installed = await modelCatalog(config).get(params.model);
+  if (!installed?.ready) {
+    throw new Error(
+      installed
+        ? `model ${params.model} is not installed here: ${installed.problem}`
+        : `no model ${params.model} here (twinlens models list)`,
+    );
+  }
+  const ref = { manifest: installed.manifest, dir: installed.dir };
+  const model: ModelRunner = await startModelRunner({ ...config, MODEL: params.model }, log, Promise.resolve(ref));
   const limits = { maxPixels: config.MAX_IMAGE_PIXELS, minSide: config.MIN_IMAGE_SIDE };
   return {
     async detect(bytes, entry) {
@@ -204,15 +216,16 @@ async function localRunner(params: DetectParams): Promise<Runner> {
         params,
         now: started,
       });
-      const decoded = await decodeForModel(bytes, CENTERNET.inputSize, config.MAX_IMAGE_PIXELS, task.params.tiling);
-      const r = await model.detect(decoded.pixels, decoded.original, task.params);
+      const side = inputSide(ref.manifest.input);
+      const decoded = await decodeForModel(bytes, side, config.MAX_IMAGE_PIXELS, task.params.tiling);
+      const r = await model.detect(ref, decoded.pixels, decoded.original, task.params);
       const finished = new Date();
       return {
         ...task,
         status: 'succeeded',
         started_at: started.toISOString(),
         finished_at: finished.toISOString(),
-        model: model.info,
+        model: r.info,
         detections: r.detections,
         timings: {
           queue_ms: 0,

@@ -6,4 +6,5 @@ export const DETECT_USAGE = `usage: twinlens detect <files or folders…> (--ser
   --format coco|csv   instead of guessing from --out's extension
   --annotated DIR     also write each photo with its boxes drawn (JPEG)
   --concurrency N     photos in flight at once (default 4)
-  --min-score X       keep detections scoring at least X (default 0.3)`;
+  --min-score X       keep detections scoring at least X (default 0.3)
+  --model ID          the model to run (twinlens models list; default: the server's default)`;

@@ -1,52 +1,152 @@
 /**
- * The model thread: owns TensorFlow.js, loads and warms the model once, then runs one
- * detection at a time. Inference is CPU-bound and synchronous in the wasm backend; keeping it
- * off the main thread lets BullMQ renew its job lock while a long inference runs.
+ * The model thread: owns TensorFlow.js, and the models it has loaded. It loads and warms the
+ * default model at start; any other loads on its first job (then stays, while the loaded models'
+ * weights fit MODEL_MEMORY_LIMIT: the least recently used goes first). One detection at a time:
+ * inference is CPU-bound and synchronous in the wasm backend, and keeping it off the main thread
+ * lets BullMQ renew its job lock while a long inference runs.
+ *
+ * A model that cannot be loaded (a file missing or corrupt, outputs that do not fit its manifest)
+ * fails its job with `model_unavailable`; the thread and the other models carry on. The failure is
+ * remembered for a few seconds, so a queue of its jobs does not reload it for each.
  */
 import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
 import { Detector } from '../../shared/detector/detector.ts';
 import { initBackend } from './backend.ts';
 import { fileModelHandler } from './files.ts';
-import type { FromThread, ToThread } from './protocol.ts';
+import type { FromThread, ModelRef, ToThread } from './protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('thread.ts must run in a worker thread');
 
-let detector: Detector | undefined;
+/** A model that failed to load is tried again after this long. */
+const RETRY_FAILED_MS = 10_000;
+
+interface Loaded {
+  detector: Detector;
+  bytes: number;
+  usedAt: number;
+}
+
+const loaded = new Map<string, Loaded>();
+const failed = new Map<string, { message: string; at: number }>();
+const loading = new Map<string, Promise<Loaded>>();
+let ready: Promise<void> | undefined;
 let blockMs = 0;
+let memoryLimit = Number.POSITIVE_INFINITY;
 const send = (m: FromThread) => port.postMessage(m);
+const keyOf = (m: ModelRef) => `${m.manifest.id}@${m.manifest.version}@${m.dir}`;
+
+class Unavailable extends Error {}
+
+async function load(ref: ModelRef): Promise<Loaded> {
+  const key = keyOf(ref);
+  const have = loaded.get(key);
+  if (have) return have;
+  const fail = failed.get(key);
+  if (fail && Date.now() - fail.at < RETRY_FAILED_MS) throw new Unavailable(fail.message);
+  let p = loading.get(key);
+  if (!p) {
+    p = (async () => {
+      const before = tf.memory().numBytes;
+      const started = performance.now();
+      let detector: Detector | undefined;
+      try {
+        detector = await Detector.load(ref.manifest, fileModelHandler(ref.dir, ref.manifest));
+        await detector.warmUp();
+      } catch (err) {
+        detector?.dispose();
+        const message = `model ${ref.manifest.id} (${ref.manifest.version}) cannot be loaded: ${(err as Error).message ?? err}`;
+        failed.set(key, { message, at: Date.now() });
+        throw new Unavailable(message);
+      }
+      failed.delete(key);
+      const entry = { detector, bytes: Math.max(0, tf.memory().numBytes - before), usedAt: Date.now() };
+      loaded.set(key, entry);
+      send({
+        type: 'note',
+        msg: 'model loaded',
+        fields: {
+          model: ref.manifest.id,
+          version: ref.manifest.version,
+          load_ms: Math.round(performance.now() - started),
+          bytes: entry.bytes,
+        },
+      });
+      evict(key);
+      return entry;
+    })().finally(() => loading.delete(key));
+    loading.set(key, p);
+  }
+  return p;
+}
+
+/** Least recently used first, until the loaded models fit the limit (the one just used stays). */
+function evict(keep: string): void {
+  let total = [...loaded.values()].reduce((a, m) => a + m.bytes, 0);
+  for (const [key, m] of [...loaded.entries()].sort((a, b) => a[1].usedAt - b[1].usedAt)) {
+    if (total <= memoryLimit) break;
+    if (key === keep) continue;
+    m.detector.dispose();
+    loaded.delete(key);
+    total -= m.bytes;
+    send({
+      type: 'note',
+      msg: 'model unloaded (memory limit)',
+      fields: { model: key, bytes: m.bytes, limit: memoryLimit },
+    });
+  }
+}
 
 port.on('message', async (msg: ToThread) => {
   if (msg.type === 'init') {
-    try {
-      blockMs = msg.blockMs;
-      await initBackend(msg.backend);
-      detector = await Detector.load(fileModelHandler());
+    blockMs = msg.blockMs;
+    memoryLimit = msg.memoryLimit;
+    ready = (async () => {
+      const backend = await initBackend(msg.backend);
       const t0 = performance.now();
-      await detector.warmUp();
-      send({ type: 'ready', info: detector.info(), warmUpMs: performance.now() - t0 });
-    } catch (err) {
-      send({ type: 'init-failed', message: String((err as Error).stack ?? err) });
-    }
-    return;
-  }
-  if (!detector) {
-    send({ type: 'failed', id: msg.id, message: 'model not loaded' });
+      let warm = null;
+      if (msg.warm) {
+        try {
+          warm = (await load(msg.warm)).detector.info();
+        } catch (err) {
+          // The default model is broken: say so, and serve the others.
+          send({ type: 'note', msg: 'default model unavailable', fields: { error: (err as Error).message } });
+        }
+      }
+      send({ type: 'ready', backend, warm, warmUpMs: performance.now() - t0 });
+    })();
+    ready.catch((err) => send({ type: 'init-failed', message: String((err as Error).stack ?? err) }));
     return;
   }
   try {
+    await ready;
+  } catch {
+    send({ type: 'failed', id: msg.id, code: 'inference_failed', message: 'the model thread did not start' });
+    return;
+  }
+  let model: Loaded;
+  try {
+    model = await load(msg.model);
+  } catch (err) {
+    send({ type: 'failed', id: msg.id, code: 'model_unavailable', message: (err as Error).message });
+    return;
+  }
+  try {
+    model.usedAt = Date.now();
     if (blockMs > 0) busyWait(blockMs);
-    const r = await detector.detect(msg.pixels, msg.original, msg.params);
+    const r = await model.detector.detect(msg.pixels, msg.original, msg.params);
     send({
       type: 'result',
       id: msg.id,
+      info: model.detector.info(),
       detections: r.detections,
       inferenceMs: r.inferenceMs + blockMs,
       tiles: r.tiles,
       tileMs: r.tileMs,
     });
   } catch (err) {
-    send({ type: 'failed', id: msg.id, message: String((err as Error).message ?? err) });
+    send({ type: 'failed', id: msg.id, code: 'inference_failed', message: String((err as Error).message ?? err) });
   }
 });
 

@@ -1,13 +1,21 @@
 /**
- * The detection queue (BullMQ) as the rest of the server sees it: its name, the job payload,
- * adding and removing jobs, and its counts — read here, the same way, by /stats, admission and
- * the metrics.
+ * The detection queues (BullMQ) as the rest of the server sees them: one queue per model, so that a
+ * worker takes only jobs for the models it serves and a job for a model no live worker serves waits
+ * in its queue until one starts. Their names, the job payload, adding and removing jobs, and their
+ * counts — read here, the same way, by /stats, admission and the metrics.
  */
 import { Queue } from 'bullmq';
 import type { DetectParams, Task } from '../../shared/contract.ts';
+import { DEFAULT_MODEL_ID } from '../../shared/models/builtin.ts';
 import type { RedisClient } from '../redis.ts';
 
+/** The default model's queue keeps the name the only queue had, so jobs queued before an upgrade still run. */
 export const DETECT_QUEUE = 'detect';
+
+/** A model's queue: `detect` for centernet (as before models could be chosen), `detect-<id>` for the others. */
+export function queueName(model: string): string {
+  return model === DEFAULT_MODEL_ID ? DETECT_QUEUE : `${DETECT_QUEUE}-${model}`;
+}
 
 export interface DetectJobData {
   taskId: string;
@@ -55,15 +63,38 @@ export interface QueueCounts {
   failed: number;
 }
 
-export class DetectQueue {
-  readonly queue: Queue<DetectJobData>;
-  private cached: { at: number; counts: Promise<QueueCounts> } | undefined;
+const EMPTY: QueueCounts = { waiting: 0, batchWaiting: 0, active: 0, delayed: 0, completed: 0, failed: 0 };
 
+/** A job's model (jobs queued before models could be chosen ran the default). */
+export function modelOf(data: Pick<DetectJobData, 'params'>): string {
+  return data.params.model ?? DEFAULT_MODEL_ID;
+}
+
+export class DetectQueue {
+  private readonly byModel = new Map<string, Queue<DetectJobData>>();
+  private cached: { at: number; counts: Promise<Map<string, QueueCounts>> } | undefined;
+
+  /** `models`: the model ids whose queues are counted (the catalog's; a model's queue is made on first use). */
   constructor(
-    connection: RedisClient,
+    private readonly connection: RedisClient,
     private readonly opts: QueueOptions,
-  ) {
-    this.queue = new Queue<DetectJobData>(DETECT_QUEUE, { connection, prefix: opts.prefix });
+    private readonly models: () => Promise<string[]> = async () => [DEFAULT_MODEL_ID],
+  ) {}
+
+  /** The queue of one model. */
+  queueFor(model: string): Queue<DetectJobData> {
+    let q = this.byModel.get(model);
+    if (!q) {
+      q = new Queue<DetectJobData>(queueName(model), { connection: this.connection, prefix: this.opts.prefix });
+      this.byModel.set(model, q);
+    }
+    return q;
+  }
+
+  /** Every model's queue known now (for the queue dashboard). */
+  async queues(): Promise<Queue<DetectJobData>[]> {
+    for (const m of await this.models()) this.queueFor(m);
+    return [...this.byModel.values()];
   }
 
   /**
@@ -73,7 +104,8 @@ export class DetectQueue {
   async enqueue(data: DetectJobData, opts: EnqueueOptions = {}): Promise<void> {
     const batch = data.task?.batch_id !== undefined;
     const priority = Math.min(MAX_BATCH_PRIORITY, BATCH_PRIORITY + Math.max(0, opts.albumBacklog ?? 0));
-    await this.queue.add('detect', data, {
+    const model = modelOf(data);
+    await this.queueFor(model).add('detect', data, {
       jobId: data.taskId,
       ...(batch ? { priority } : {}),
       attempts: this.opts.attempts,
@@ -85,18 +117,21 @@ export class DetectQueue {
     // Counts this process read a moment ago stay right about its own uploads.
     const cached = this.cached;
     if (cached) {
-      cached.counts = cached.counts.then((c) => ({
-        ...c,
-        waiting: c.waiting + 1,
-        batchWaiting: c.batchWaiting + (batch ? 1 : 0),
-      }));
+      cached.counts = cached.counts.then((byModel) => {
+        const c = byModel.get(model) ?? EMPTY;
+        return new Map(byModel).set(model, {
+          ...c,
+          waiting: c.waiting + 1,
+          batchWaiting: c.batchWaiting + (batch ? 1 : 0),
+        });
+      });
     }
   }
 
   /** Removes a job that no worker holds. Returns false when it is running (locked) or gone. */
-  async removeIfWaiting(taskId: string): Promise<boolean> {
+  async removeIfWaiting(taskId: string, model: string): Promise<boolean> {
     try {
-      return (await this.queue.remove(taskId)) === 1;
+      return (await this.queueFor(model).remove(taskId)) === 1;
     } catch {
       return false; // locked by a worker
     }
@@ -106,19 +141,43 @@ export class DetectQueue {
    * Jobs by state. `maxAgeMs` > 0 accepts counts read that recently (one read shared by all
    * requests meanwhile): admission runs on every upload, and a depth a moment old is as good.
    */
-  counts(maxAgeMs = 0): Promise<QueueCounts> {
+  async counts(maxAgeMs = 0): Promise<QueueCounts> {
+    let total = EMPTY;
+    for (const c of (await this.countsByModel(maxAgeMs)).values()) {
+      total = {
+        waiting: total.waiting + c.waiting,
+        batchWaiting: total.batchWaiting + c.batchWaiting,
+        active: total.active + c.active,
+        delayed: total.delayed + c.delayed,
+        completed: total.completed + c.completed,
+        failed: total.failed + c.failed,
+      };
+    }
+    return total;
+  }
+
+  /** Jobs by state, per model (every model the catalog knows, and any queue used by this process). */
+  countsByModel(maxAgeMs = 0): Promise<Map<string, QueueCounts>> {
     const now = Date.now();
     if (maxAgeMs > 0 && this.cached && now - this.cached.at <= maxAgeMs) return this.cached.counts;
-    const counts = this.queue
-      .getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed')
-      .then((c) => ({
-        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
-        batchWaiting: c.prioritized ?? 0,
-        active: c.active ?? 0,
-        delayed: c.delayed ?? 0,
-        completed: c.completed ?? 0,
-        failed: c.failed ?? 0,
-      }));
+    const counts = this.queues().then(async (queues) => {
+      const read = await Promise.all(
+        queues.map((q) => q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed')),
+      );
+      const byModel = new Map<string, QueueCounts>();
+      [...this.byModel.keys()].forEach((model, i) => {
+        const c = read[i] ?? {};
+        byModel.set(model, {
+          waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+          batchWaiting: c.prioritized ?? 0,
+          active: c.active ?? 0,
+          delayed: c.delayed ?? 0,
+          completed: c.completed ?? 0,
+          failed: c.failed ?? 0,
+        });
+      });
+      return byModel;
+    });
     this.cached = { at: now, counts };
     // A failed read is not kept for others.
     counts.catch(() => {
@@ -128,6 +187,6 @@ export class DetectQueue {
   }
 
   async close(): Promise<void> {
-    await this.queue.close();
+    await Promise.all([...this.byModel.values()].map((q) => q.close()));
   }
 }

@@ -17,13 +17,24 @@ export const ADMIN_QUEUES_PATH = '/admin/queues';
 
 export function adminQueueRoutes(deps: { queue: DetectQueue; sessions: SessionStore }) {
   const board = new HonoAdapter(serveStatic);
-  createBullBoard({ queues: [new BullMQAdapter(deps.queue.queue)], serverAdapter: board });
+  const { setQueues } = createBullBoard({ queues: [], serverAdapter: board });
   board.setBasePath(ADMIN_QUEUES_PATH);
+  // One queue per model, and models come and go (`twinlens models add`): the board follows at each visit.
+  let shown = '';
+  const follow = async () => {
+    const queues = await deps.queue.queues();
+    const names = queues.map((q) => q.name).join(',');
+    if (names !== shown) {
+      setQueues(queues.map((q) => new BullMQAdapter(q)));
+      shown = names;
+    }
+  };
 
   const app = new Hono<AppEnv>();
   app.use('*', requireUser(deps.sessions));
   app.use('*', async (c, next) => {
     if (c.get('user').role !== 'admin') return sendError(c, 'forbidden', 'the queue dashboard is for admins');
+    await follow();
     await next();
   });
   app.route('/', board.registerPlugin());

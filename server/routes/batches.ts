@@ -22,6 +22,7 @@ import type { BatchService, Photo } from '../batches/batch-service.ts';
 import { exportResponse } from '../http/export-response.ts';
 import { formFields, type Part, readForm } from '../http/multipart.ts';
 import type { AppEnv, ValidationHook } from '../http/types.ts';
+import type { ModelCatalog } from '../models/catalog.ts';
 import type { DetectQueue } from '../queue/detect-queue.ts';
 import { queueFigures } from '../queue/estimate.ts';
 import type { TaskService } from '../tasks/task-service.ts';
@@ -38,6 +39,8 @@ export interface BatchDeps {
   sessions: SessionStore;
   /** `callback_url`: checked here; the batch's summary is POSTed there when its last photo ends. */
   webhooks: WebhookService;
+  /** `model`: checked against the models this deployment serves. */
+  models: ModelCatalog;
   /** Backpressure (rate limit per request, the album queue's depth), run before the body is read. */
   admission?: MiddlewareHandler<AppEnv>;
   /** `image` parts one request may carry. */
@@ -74,6 +77,11 @@ const BatchForm = {
       default: 'auto',
       description:
         'Large photos are also run in overlapping tiles, so small objects are found: `auto` (photos 1600 px or more on the long side), `off`, or a grid such as `3x2`; at most 12 tiles. `timings.tiles` says how many ran.',
+    },
+    model: {
+      type: 'string' as const,
+      description:
+        'The model to run on every photo (GET /models lists them); the server’s default when not given. An id it does not serve: 400 `unknown_model`. Without `min_score`, the model’s own default score applies.',
     },
     callback_url: {
       type: 'string' as const,
@@ -232,7 +240,8 @@ export function batchRoutes(deps: BatchDeps) {
     const parts = await readPhotos(c);
     const photos = photosOf(parts);
     const fields = formFields(parts);
-    const params = parseParams(fields);
+    const model = await deps.models.forTask(fields.get('model'));
+    const params = parseParams(fields, model.manifest);
     const callbackUrl = fields.get('callback_url')
       ? deps.webhooks.checkUrl(fields.get('callback_url') as string)
       : null;

@@ -4,8 +4,10 @@ import { type Stats, StatsSchema } from '../../shared/contract.ts';
 import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
 import type { AppEnv } from '../http/types.ts';
+import type { ModelCatalog } from '../models/catalog.ts';
 import type { DetectQueue } from '../queue/detect-queue.ts';
 import { estimateMs, queueFigures } from '../queue/estimate.ts';
+import { modelFigures } from '../queue/model-figures.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { WorkerRegistry } from '../workers/worker-registry.ts';
 import { bearer, errors } from './openapi-common.ts';
@@ -26,12 +28,13 @@ export function statsRoutes(deps: {
   queue: DetectQueue;
   workers: WorkerRegistry;
   tasks: TaskService;
+  models: ModelCatalog;
   sessions: SessionStore;
 }) {
   const app = new OpenAPIHono<AppEnv>();
   app.use('/stats', requireUser(deps.sessions));
   app.openapi(stats, async (c) => {
-    const figures = await queueFigures(deps);
+    const [figures, models] = await Promise.all([queueFigures(deps), modelFigures(deps)]);
     const { counts } = figures;
     const queue = { waiting: counts.waiting, active: counts.active, delayed: counts.delayed };
     const body: Stats = {
@@ -39,6 +42,7 @@ export function statsRoutes(deps: {
       workers: figures.workers,
       mean_inference_ms: figures.meanInferenceMs,
       estimated_wait_ms: estimateMs(queue.waiting + queue.active + queue.delayed, figures),
+      models,
     };
     return c.json(body, 200);
   });

@@ -18,6 +18,7 @@ import type { SessionStore } from '../auth/sessions.ts';
 import { formFields, readForm } from '../http/multipart.ts';
 import { storedJson } from '../http/stored-json.ts';
 import type { AppEnv, ValidationHook } from '../http/types.ts';
+import type { ModelCatalog } from '../models/catalog.ts';
 import { type BlobStore, blobKey } from '../storage/blob-store.ts';
 import { ownTask as findOwnTask, taskIdInPath, UUID } from '../tasks/own-task.ts';
 import type { TaskEvents } from '../tasks/task-events.ts';
@@ -35,6 +36,8 @@ export interface TaskDeps {
   events: TaskEvents;
   /** `callback_url`: checked here, kept for the task's webhook. */
   webhooks: WebhookService;
+  /** `model`: checked against the models this deployment serves. */
+  models: ModelCatalog;
   /** Backpressure on POST /tasks (rate limit, queue depth), run before the body is read. */
   admission?: MiddlewareHandler<AppEnv>;
   limits: { maxPixels: number; minSide: number; maxUploadBytes: number };
@@ -63,6 +66,11 @@ const UploadForm = {
       default: 'auto',
       description:
         'Large photos are also run in overlapping tiles, so small objects are found: `auto` (photos 1600 px or more on the long side), `off`, or a grid such as `3x2`; at most 12 tiles. `timings.tiles` says how many ran.',
+    },
+    model: {
+      type: 'string' as const,
+      description:
+        'The model to run (GET /models lists them); the server’s default when not given. An id it does not serve: 400 `unknown_model`. Without `min_score`, the model’s own default score applies.',
     },
     task_id: {
       type: 'string' as const,
@@ -222,7 +230,8 @@ export function taskRoutes(deps: TaskDeps) {
     if (image.filename === undefined) throw new TwinlensError('missing_image', 'the field "image" must be a file');
     if (image.data.length === 0) throw new TwinlensError('empty_body', 'the image file is empty');
     const fields = formFields(parts);
-    const params = parseParams(fields);
+    const model = await deps.models.forTask(fields.get('model'));
+    const params = parseParams(fields, model.manifest);
     const clientId = parseTaskId(fields);
     const route = parseRoute(fields);
     const callbackUrl = fields.get('callback_url')

@@ -145,7 +145,61 @@ export class TaskService {
     now = new Date(),
   ): Promise<{ outcome: TransitionResult; task: Task }> {
     const done = succeedTask(running, { detections, inferenceMs, tiles: tiled.tiles, tileMs: tiled.tileMs }, now);
-    return { outcome: await this.change(done, ownerId, 'succeed', done.timings.inference_ms), task: done };
+    const outcome = await this.change(done, ownerId, 'succeed', done.timings.inference_ms);
+    if (outcome === 'ok' && done.model && done.timings.inference_ms !== null) {
+      await this.recordModelInference(done.model.id, done.model.backend, done.timings.inference_ms);
+    }
+    return { outcome, task: done };
+  }
+
+  /** A model's recent inference times, each with its backend: GET /models and /stats per model read them. */
+  private async recordModelInference(model: string, backend: string, ms: number): Promise<void> {
+    const key = this.modelSamplesKey(model);
+    await this.redis
+      .multi()
+      .lpush(key, `${backend} ${ms}`)
+      .ltrim(key, 0, INFERENCE_SAMPLES - 1)
+      .exec();
+  }
+
+  private modelSamplesKey(model: string): string {
+    return `${this.keys.inferenceSamples}:${model}`;
+  }
+
+  /** Per model: the mean of its recent inference times, and the same per backend. */
+  async modelInference(
+    models: string[],
+  ): Promise<Map<string, { meanMs: number | null; backends: { backend: string; meanMs: number; samples: number }[] }>> {
+    const lists = await Promise.all(
+      models.map((m) => this.redis.lrange(this.modelSamplesKey(m), 0, INFERENCE_SAMPLES - 1)),
+    );
+    const out = new Map<
+      string,
+      { meanMs: number | null; backends: { backend: string; meanMs: number; samples: number }[] }
+    >();
+    models.forEach((m, i) => {
+      const byBackend = new Map<string, number[]>();
+      let all = 0;
+      let n = 0;
+      for (const entry of lists[i] ?? []) {
+        const [backend = '?', raw] = entry.split(' ');
+        const ms = Number(raw);
+        if (!Number.isFinite(ms)) continue;
+        byBackend.set(backend, [...(byBackend.get(backend) ?? []), ms]);
+        all += ms;
+        n++;
+      }
+      const round = (v: number) => Math.round(v * 10) / 10;
+      out.set(m, {
+        meanMs: n ? round(all / n) : null,
+        backends: [...byBackend].map(([backend, v]) => ({
+          backend,
+          meanMs: round(v.reduce((a, b) => a + b, 0) / v.length),
+          samples: v.length,
+        })),
+      });
+    });
+    return out;
   }
 
   /** running → failed, with the error. */
@@ -169,7 +223,7 @@ export class TaskService {
     const canceled = await this.cancel(stored);
     if (canceled) return canceled;
     // Final already, or it finished between the read and the cancel: deleted like any finished task.
-    await this.queue.removeIfWaiting(task.task_id);
+    await this.queue.removeIfWaiting(task.task_id, task.params.model);
     await this.forget(task.task_id, ownerId, { tombstone: true });
     return null;
   }
@@ -181,7 +235,7 @@ export class TaskService {
   async cancel(stored: StoredTask): Promise<Task | null> {
     const { task, ownerId } = stored;
     if (isFinalStatus(task.status)) return null;
-    await this.queue.removeIfWaiting(task.task_id);
+    await this.queue.removeIfWaiting(task.task_id, task.params.model);
     const canceled = cancelTask(task);
     if ((await this.change(canceled, ownerId, 'cancel', null)) !== 'ok') return null;
     await this.store.releaseAllBlobs(task.task_id);

@@ -33,8 +33,15 @@ export async function prepareUpload(
   return { task, upload: { bytes, extension: info.extension } };
 }
 
-/** `min_score`, `max_detections` and `tiling` from a form's text fields (defaults when absent). */
-export function parseParams(fields: Map<string, string>): DetectParams {
+/**
+ * `min_score`, `max_detections`, `tiling` and `model` from a form's text fields (defaults when
+ * absent). `model`: the task's model, checked already (ModelCatalog.forTask); its own default score
+ * applies when the form gives none.
+ */
+export function parseParams(
+  fields: Map<string, string>,
+  model?: { id: string; thresholds: { score: number } },
+): DetectParams {
   const num = (name: string) => {
     const v = fields.get(name);
     if (v === undefined || v === '') return undefined;
@@ -44,9 +51,10 @@ export function parseParams(fields: Map<string, string>): DetectParams {
   };
   const tiling = fields.get('tiling') || undefined;
   const parsed = DetectParamsSchema.safeParse({
-    min_score: num('min_score'),
+    min_score: num('min_score') ?? model?.thresholds.score,
     max_detections: num('max_detections'),
     tiling,
+    model: model?.id,
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -9,6 +9,8 @@ import type { Keys, RedisClient } from '../redis.ts';
 export interface Heartbeat {
   id: string;
   model: ModelInfo;
+  /** The models whose queues it takes jobs from (absent: a worker from before models could be chosen, the default only). */
+  models?: string[];
 }
 
 /** Beats older than this many intervals are dropped from the set altogether. */

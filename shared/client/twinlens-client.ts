@@ -245,6 +245,7 @@ function uploadFields(opts: UploadOptions): [string, string][] {
   if (opts.params?.min_score !== undefined) fields.push(['min_score', String(opts.params.min_score)]);
   if (opts.params?.max_detections !== undefined) fields.push(['max_detections', String(opts.params.max_detections)]);
   if (opts.params?.tiling !== undefined) fields.push(['tiling', opts.params.tiling]);
+  if (opts.params?.model !== undefined) fields.push(['model', opts.params.model]);
   if (opts.route) fields.push(['route', JSON.stringify(opts.route)]);
   if (opts.callbackUrl) fields.push(['callback_url', opts.callbackUrl]);
   return fields;

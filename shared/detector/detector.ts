@@ -1,16 +1,19 @@
 /**
- * The COCO detector both paths run: MobileNetV3-CenterNet (TF.js graph model from
- * @vladmandic/human). Imports only TensorFlow.js core and converter; the caller picks and
- * initialises the backend (tensorflow or wasm in Node; webgpu, webgl or wasm in a browser).
+ * The detector both paths run, for any model manifest (shared/models/manifest.ts): the manifest's
+ * pre-processing, the graph model, the manifest's decoder, and tiling for large photos. Imports only
+ * TensorFlow.js core and converter; the caller picks and initialises the backend (tensorflow or wasm
+ * in Node; webgpu, webgl or wasm in a browser) and says where the model's files are.
  */
 
 import { type GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Detection, DetectParams, ModelInfo } from '../contract.ts';
-import { CENTERNET } from './model-files.ts';
-import { decodeDetections } from './postprocess.ts';
-import { type Pixels, toModelInput } from './preprocess.ts';
+import { inputSide, type ModelManifest } from '../models/manifest.ts';
+import { decodeOutputs, ModelMismatchError, type RawOutput } from './decoders/index.ts';
+import { inputGeometry, type Pixels, toModelInput } from './preprocess.ts';
 import { crop, mergeDetections, planTiles, type Rect, scaleRect, shrinkFor } from './tiling.ts';
+
+export { ModelMismatchError } from './decoders/index.ts';
 
 function clampRect(r: Rect, p: { width: number; height: number }): Rect {
   const x = Math.min(Math.max(0, r.x), p.width - 1);
@@ -33,25 +36,58 @@ export interface DetectResult {
   tileMs: number | null;
 }
 
-export class Detector {
-  private constructor(private readonly model: GraphModel) {}
+/** The outputs the decoder reads, when the manifest names them (the others need not be computed). */
+function namedOutputs(m: ModelManifest): string[] | undefined {
+  const d = m.decoder;
+  if (d.type === 'centernet' || d.type === 'yolo') return d.output ? [d.output] : undefined;
+  if (d.type === 'ssd' && d.boxes_output && d.scores_output) return [d.scores_output, d.boxes_output];
+  return undefined;
+}
 
-  /** `source` is a URL (browser) or an IOHandler (Node reads the files from node_modules). */
-  /** `onProgress`: the share of the weights fetched so far, 0–1 (a URL source: the browser's first visit). */
-  static async load(source: string | tf.io.IOHandler, onProgress?: (fraction: number) => void): Promise<Detector> {
+export class Detector {
+  /** Graphs with control flow (coco-ssd's) must run with executeAsync; found out on the first pass. */
+  private async = false;
+  private readonly outputs: string[];
+
+  private constructor(
+    private readonly model: GraphModel,
+    readonly manifest: ModelManifest,
+  ) {
+    this.outputs = namedOutputs(manifest) ?? model.outputNodes;
+  }
+
+  /**
+   * `source`: a URL (the browser: the model's JSON file on our origin) or an IOHandler (Node reads
+   * the files from the model's folder). `onProgress`: the share of the weights fetched so far, 0–1.
+   */
+  static async load(
+    manifest: ModelManifest,
+    source: string | tf.io.IOHandler,
+    onProgress?: (fraction: number) => void,
+  ): Promise<Detector> {
     const model = await loadGraphModel(source, onProgress ? { onProgress } : undefined);
-    return new Detector(model);
+    return new Detector(model, manifest);
+  }
+
+  /** The side tiles and decode sizes are planned from (the manifest's largest input side). */
+  get inputSize(): number {
+    return inputSide(this.manifest.input);
   }
 
   info(): ModelInfo {
-    return { name: CENTERNET.name, version: CENTERNET.version, backend: tf.getBackend() };
+    const m = this.manifest;
+    return { id: m.id, name: m.name, version: m.version, backend: tf.getBackend() };
   }
 
-  /** Runs the model once on a blank image so shaders/kernels are compiled before real work. */
+  /**
+   * Runs the model once on a blank image so shaders/kernels are compiled before real work; the
+   * outputs are decoded too, so a model whose outputs do not fit its manifest (a decoder of another
+   * kind, labels of another count) is refused here with the reason (ModelMismatchError).
+   */
   async warmUp(): Promise<void> {
-    const size = CENTERNET.inputSize;
-    const blank: Pixels = { data: new Uint8Array(size * size * 3), width: size, height: size, channels: 3 };
-    await this.detect(blank, { width: size, height: size }, { min_score: 1, max_detections: 1, tiling: 'off' });
+    const [w, h] = this.manifest.input.size;
+    const blank: Pixels = { data: new Uint8Array(w * h * 3), width: w, height: h, channels: 3 };
+    await this.detect(blank, { width: w, height: h }, { min_score: 1, max_detections: 1, tiling: 'off' });
   }
 
   /**
@@ -62,13 +98,14 @@ export class Detector {
   async detect(
     pixels: Pixels,
     original: { width: number; height: number },
-    params: DetectParams,
+    params: Pick<DetectParams, 'min_score' | 'max_detections' | 'tiling'>,
   ): Promise<DetectResult> {
     const started = performance.now();
-    const whole = await this.pass(shrinkFor(pixels, CENTERNET.inputSize), original, params);
+    const side = this.inputSize;
+    const whole = await this.pass(shrinkFor(pixels, side), original, params);
     const plan = planTiles(original.width, original.height, params.tiling);
     // Tiles from a decode too small to show more than the whole pass would be wasted passes.
-    if (!plan || Math.max(pixels.width, pixels.height) < 2 * CENTERNET.inputSize) {
+    if (!plan || Math.max(pixels.width, pixels.height) < 2 * side) {
       return { detections: whole, inferenceMs: performance.now() - started, tiles: 0, tileMs: null };
     }
     const s = pixels.width / original.width;
@@ -86,7 +123,7 @@ export class Detector {
       );
       const inPhoto = scaleRect(px, 1 / s);
       const found = await this.pass(
-        shrinkFor(crop(pixels, px), CENTERNET.inputSize),
+        shrinkFor(crop(pixels, px), side),
         { width: inPhoto.width, height: inPhoto.height },
         params,
       );
@@ -104,25 +141,41 @@ export class Detector {
   private async pass(
     pixels: Pixels,
     size: { width: number; height: number },
-    params: DetectParams,
+    params: Pick<DetectParams, 'min_score' | 'max_detections'>,
   ): Promise<Detection[]> {
-    const input = toModelInput(pixels, CENTERNET.inputSize);
-    let output: tf.Tensor | undefined;
+    const geometry = inputGeometry(this.manifest.input, size.width, size.height);
+    const input = toModelInput(pixels, this.manifest.input, geometry);
+    let tensors: tf.Tensor[] = [];
     try {
-      output = this.model.execute(input, CENTERNET.outputNode) as tf.Tensor;
-      const raw = await output.data();
-      return decodeDetections(raw, {
-        inputSize: CENTERNET.inputSize,
-        imageWidth: size.width,
-        imageHeight: size.height,
+      tensors = await this.run(input);
+      const outputs: RawOutput[] = await Promise.all(
+        tensors.map(async (t, i) => ({ name: this.outputs[i] ?? String(i), shape: t.shape, data: await t.data() })),
+      );
+      return decodeOutputs(this.manifest, outputs, {
+        geometry,
+        width: size.width,
+        height: size.height,
         minScore: params.min_score,
         maxDetections: params.max_detections,
-        iouThreshold: 0.5,
       });
     } finally {
       input.dispose();
-      output?.dispose();
+      for (const t of tensors) t.dispose();
     }
+  }
+
+  private async run(input: tf.Tensor): Promise<tf.Tensor[]> {
+    const wrap = (r: tf.Tensor | tf.Tensor[]) => (Array.isArray(r) ? r : [r]);
+    if (!this.async) {
+      try {
+        return wrap(this.model.execute(input, this.outputs));
+      } catch (err) {
+        // "…dynamic op… Please use model.executeAsync() instead": a graph with control flow.
+        if (!/executeAsync/.test(String((err as Error).message))) throw err;
+        this.async = true;
+      }
+    }
+    return wrap(await this.model.executeAsync(input, this.outputs));
   }
 
   dispose(): void {
@@ -130,4 +183,7 @@ export class Detector {
   }
 }
 
-export { CENTERNET, MODEL_URL_PATH } from './model-files.ts';
+/** Whether an error is the model not fitting its manifest (refused for good, not a passing failure). */
+export function isModelMismatch(err: unknown): err is ModelMismatchError {
+  return err instanceof ModelMismatchError;
+}

@@ -1,4 +1,4 @@
-export { CENTERNET, Detector, type DetectResult } from './detector.ts';
-export { COCO_LABELS, type CocoLabel, labelFor } from './labels.ts';
-export { type DecodeOptions, decodeDetections, iou } from './postprocess.ts';
-export { decodeSizeFor, type Pixels, toModelInput } from './preprocess.ts';
+export { Detector, type DetectResult, isModelMismatch, ModelMismatchError } from './detector.ts';
+export { COCO_CATEGORY_IDS, COCO_LABELS, type CocoLabel, type LabelMap, labelFor, labelMapFor } from './labels.ts';
+export { type DecodeOptions, decodeDetections, finishDetections, iou } from './postprocess.ts';
+export { decodeSizeFor, inputGeometry, type Pixels, pixelTransform, toModelInput } from './preprocess.ts';

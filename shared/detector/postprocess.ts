@@ -1,11 +1,71 @@
 /**
- * Turns the CenterNet output `tower_0/detections` [1, 100, 6] into Detections.
- *
- * Each row is x1, y1, x2, y2 (in model-input pixels), score, 0-based COCO class. Plain
- * arithmetic over 100 rows: no tensors, so it is cheap, deterministic and unit-testable.
+ * The decoders' common end: candidate boxes in model-input pixels → Detections in the picture's
+ * pixels, with the score threshold, class-wise suppression and the cap. Plain arithmetic over
+ * arrays: no tensors, so it is cheap, deterministic and the same on every backend and both paths.
  */
 import type { Detection } from '../contract.ts';
-import { labelFor } from './labels.ts';
+import type { LabelMap } from './labels.ts';
+import { labelMapFor } from './labels.ts';
+import { type InputGeometry, inputGeometry, toPicture } from './preprocess.ts';
+
+/** One box a decoder found: corners in input pixels, its score, its score column. */
+export interface Candidate {
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+  score: number;
+  column: number;
+}
+
+export interface FinishOptions {
+  labels: LabelMap;
+  geometry: InputGeometry;
+  /** The picture the boxes are reported in. */
+  width: number;
+  height: number;
+  minScore: number;
+  maxDetections: number;
+  /** Boxes of the same class overlapping more than this are suppressed. */
+  iouThreshold: number;
+}
+
+interface Kept extends Detection {
+  readonly area: number;
+}
+
+export function finishDetections(candidates: Iterable<Candidate>, o: FinishOptions): Detection[] {
+  const kept: Kept[] = [];
+  for (const c of candidates) {
+    if (!(c.score >= o.minScore)) continue;
+    const classId = o.labels.classOf(c.column);
+    const label = classId === undefined ? undefined : o.labels.names[classId];
+    if (classId === undefined || label === undefined) continue;
+    const [ax, ay] = toPicture(o.geometry, o.width, o.height, Math.min(c.x1, c.x2), Math.min(c.y1, c.y2));
+    const [bx, by] = toPicture(o.geometry, o.width, o.height, Math.max(c.x1, c.x2), Math.max(c.y1, c.y2));
+    // Clamp to the picture: the model may place a box partly outside it.
+    const x1 = clamp(ax, 0, o.width);
+    const y1 = clamp(ay, 0, o.height);
+    const width = clamp(bx, 0, o.width) - x1;
+    const height = clamp(by, 0, o.height) - y1;
+    if (width <= 0 || height <= 0) continue;
+    kept.push({
+      label,
+      class_id: classId,
+      score: round(c.score, 4),
+      box: { x: round(x1, 1), y: round(y1, 1), width: round(width, 1), height: round(height, 1) },
+      area: width * height,
+    });
+  }
+  kept.sort((a, b) => b.score - a.score);
+  const out: Kept[] = [];
+  for (const c of kept) {
+    if (out.length >= o.maxDetections) break;
+    if (out.some((k) => k.class_id === c.class_id && iou(k, c) > o.iouThreshold)) continue;
+    out.push(c);
+  }
+  return out.map(({ area: _area, ...d }) => d);
+}
 
 export const ROW_LENGTH = 6;
 
@@ -21,45 +81,29 @@ export interface DecodeOptions {
   iouThreshold?: number;
 }
 
-interface Candidate extends Detection {
-  readonly area: number;
-}
-
+/** CenterNet's rows (x1, y1, x2, y2, score, COCO class) from a stretched square input: the decoder's unit-test entry. */
 export function decodeDetections(raw: ArrayLike<number>, options: DecodeOptions): Detection[] {
-  const { inputSize, imageWidth, imageHeight, minScore, maxDetections } = options;
-  const iouThreshold = options.iouThreshold ?? 0.5;
-  const sx = imageWidth / inputSize;
-  const sy = imageHeight / inputSize;
   const candidates: Candidate[] = [];
   for (let i = 0; i + ROW_LENGTH <= raw.length; i += ROW_LENGTH) {
-    const score = raw[i + 4] as number;
-    const classId = Math.round(raw[i + 5] as number);
-    const label = labelFor(classId);
-    if (!(score >= minScore) || label === undefined) continue;
-    // Clamp to the image: the model may place a box partly outside it.
-    const x1 = clamp(Math.min(raw[i] as number, raw[i + 2] as number) * sx, 0, imageWidth);
-    const y1 = clamp(Math.min(raw[i + 1] as number, raw[i + 3] as number) * sy, 0, imageHeight);
-    const x2 = clamp(Math.max(raw[i] as number, raw[i + 2] as number) * sx, 0, imageWidth);
-    const y2 = clamp(Math.max(raw[i + 1] as number, raw[i + 3] as number) * sy, 0, imageHeight);
-    const width = x2 - x1;
-    const height = y2 - y1;
-    if (width <= 0 || height <= 0) continue;
     candidates.push({
-      label,
-      class_id: classId,
-      score: round(score, 4),
-      box: { x: round(x1, 1), y: round(y1, 1), width: round(width, 1), height: round(height, 1) },
-      area: width * height,
+      x1: raw[i] as number,
+      y1: raw[i + 1] as number,
+      x2: raw[i + 2] as number,
+      y2: raw[i + 3] as number,
+      score: raw[i + 4] as number,
+      column: Math.round(raw[i + 5] as number),
     });
   }
-  candidates.sort((a, b) => b.score - a.score);
-  const kept: Candidate[] = [];
-  for (const c of candidates) {
-    if (kept.length >= maxDetections) break;
-    if (kept.some((k) => k.class_id === c.class_id && iou(k, c) > iouThreshold)) continue;
-    kept.push(c);
-  }
-  return kept.map(({ area: _area, ...d }) => d);
+  const size = options.inputSize;
+  return finishDetections(candidates, {
+    labels: labelMapFor('coco80'),
+    geometry: inputGeometry({ size: [size, size], resize: 'stretch' }, options.imageWidth, options.imageHeight),
+    width: options.imageWidth,
+    height: options.imageHeight,
+    minScore: options.minScore,
+    maxDetections: options.maxDetections,
+    iouThreshold: options.iouThreshold ?? 0.5,
+  });
 }
 
 /** Intersection over union of two boxes. */

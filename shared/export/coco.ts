@@ -5,14 +5,9 @@
  * 0–79 class ids).
  */
 import type { Task } from '../contract.ts';
-import { COCO_LABELS } from '../detector/labels.ts';
+import { COCO_CATEGORY_IDS, COCO_LABELS, cocoCategoryOf } from '../detector/labels.ts';
 
-/** COCO's category id for each of the detector's 80 classes, in class-id order. */
-export const COCO_CATEGORY_IDS: readonly number[] = [
-  1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33, 34, 35, 36,
-  37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 67,
-  70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
-];
+export { COCO_CATEGORY_IDS };
 
 const SUPERCATEGORY: Record<number, string> = {
   1: 'person',
@@ -68,6 +63,8 @@ export interface CocoDataset {
 export function toCoco(tasks: Task[], opts: { fileNames?: Map<string, string> } = {}): CocoDataset {
   const images: CocoImage[] = [];
   const annotations: CocoAnnotation[] = [];
+  // Labels of models that are not COCO's (an operator's model): numbered after COCO's ids, by name.
+  const own = new Map<string, number>();
   for (const t of tasks) {
     if (t.status !== 'succeeded') continue;
     const imageId = images.length + 1;
@@ -79,8 +76,11 @@ export function toCoco(tasks: Task[], opts: { fileNames?: Map<string, string> } 
       task_id: t.task_id,
     });
     for (const d of t.detections) {
-      const categoryId = COCO_CATEGORY_IDS[d.class_id];
-      if (categoryId === undefined) continue;
+      let categoryId = cocoCategoryOf(d);
+      if (categoryId === undefined) {
+        categoryId = own.get(d.label) ?? 91 + own.size;
+        own.set(d.label, categoryId);
+      }
       // Inside the image, whatever rounding did at the edges.
       const x = clamp(d.box.x, 0, t.image.width);
       const y = clamp(d.box.y, 0, t.image.height);
@@ -101,10 +101,13 @@ export function toCoco(tasks: Task[], opts: { fileNames?: Map<string, string> } 
     info: { description: 'Twinlens detections (MobileNetV3-CenterNet, COCO)', date_created: new Date().toISOString() },
     images,
     annotations,
-    categories: COCO_LABELS.map((name, i) => {
-      const id = COCO_CATEGORY_IDS[i] as number;
-      return { id, name, supercategory: supercategoryOf(id) };
-    }),
+    categories: [
+      ...COCO_LABELS.map((name, i) => {
+        const id = COCO_CATEGORY_IDS[i] as number;
+        return { id, name, supercategory: supercategoryOf(id) };
+      }),
+      ...[...own].map(([name, id]) => ({ id, name, supercategory: 'other' })),
+    ],
   };
 }
 

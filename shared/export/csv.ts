@@ -4,7 +4,7 @@
  * label), so every photo appears; failed tasks get a row with their error code.
  */
 import type { Task } from '../contract.ts';
-import { COCO_CATEGORY_IDS } from './coco.ts';
+import { cocoCategoryOf } from '../detector/labels.ts';
 
 export const CSV_COLUMNS = [
   'task_id',
@@ -40,7 +40,7 @@ export function toCsv(tasks: Task[], opts: { fileNames?: Map<string, string> } =
       rows.push([
         ...head,
         d.label,
-        COCO_CATEGORY_IDS[d.class_id] ?? null,
+        cocoCategoryOf(d) ?? null,
         d.score,
         d.box.x,
         d.box.y,

@@ -125,7 +125,9 @@ describe('album jobs, in-process (no worker: tasks stay queued)', () => {
     const b = await ctx.api.addUser('album-b');
     const priorities = async (upload: BatchUpload) =>
       Promise.all(
-        upload.tasks.map(async (t) => (await ctx.api.services.queue.queue.getJob(t.task_id))?.opts.priority ?? 0),
+        upload.tasks.map(
+          async (t) => (await ctx.api.services.queue.queueFor('centernet').getJob(t.task_id))?.opts.priority ?? 0,
+        ),
       );
     expect(await priorities(await createBatch(ctx.api, a.token, good(3)))).toEqual([1, 2, 3]);
     // Another user's album starts at the front of the album lane, not behind a's.
@@ -136,7 +138,7 @@ describe('album jobs, in-process (no worker: tasks stay queued)', () => {
     const form = new FormData();
     form.set('image', new Blob([new Uint8Array(fixture('coffee.png'))]), 'one.png');
     const single = TaskSchema.parse(await (await post(ctx.api, a.token, '/api/v1/tasks', form)).json());
-    expect((await ctx.api.services.queue.queue.getJob(single.task_id))?.opts.priority ?? 0).toBe(0);
+    expect((await ctx.api.services.queue.queueFor('centernet').getJob(single.task_id))?.opts.priority ?? 0).toBe(0);
     expect(single.batch_id).toBeUndefined();
   });
 
@@ -182,7 +184,8 @@ describe('album jobs, in-process (no worker: tasks stay queued)', () => {
     expect(canceled.status).toBe('canceled');
     expect(canceled.counts).toMatchObject({ queued: 0, canceled: 3 });
     expect(canceled.progress).toBe(1);
-    for (const t of b.tasks) expect(await ctx.api.services.queue.queue.getJob(t.task_id)).toBeUndefined();
+    for (const t of b.tasks)
+      expect(await ctx.api.services.queue.queueFor('centernet').getJob(t.task_id)).toBeUndefined();
     const closed = await post(ctx.api, owner.token, `/api/v1/batches/${id}/images`, batchForm(good(1)));
     expect(closed.status).toBe(409);
     expect(await errorCode(closed)).toBe('batch_closed');
@@ -201,7 +204,7 @@ describe('album jobs, in-process (no worker: tasks stay queued)', () => {
     const gone = await ctx.api.request(`/api/v1/tasks/${d.tasks[0]?.task_id}`, { headers: auth(owner.token) });
     expect(gone.status).toBe(404);
     expect(storedFiles(ctx.api.config.DATA_DIR).length).toBe(before);
-    expect(await ctx.api.services.queue.queue.getJob(d.tasks[0]?.task_id ?? '')).toBeUndefined();
+    expect(await ctx.api.services.queue.queueFor('centernet').getJob(d.tasks[0]?.task_id ?? '')).toBeUndefined();
   });
 
   it('bad requests: no photos, a non-file image part, a bad cursor or format', async () => {

@@ -24,7 +24,12 @@ describe('detection through the queue', () => {
 
     const done = await waitForTask(ctx.sys.baseUrl, ctx.token, queued.task_id);
     expect(done.status, ctx.sys.dump()).toBe('succeeded');
-    expect(done.model).toEqual({ name: 'centernet-mobilenetv3', version: 'human-3.3.6', backend: expect.any(String) });
+    expect(done.model).toEqual({
+      id: 'centernet',
+      name: 'centernet-mobilenetv3',
+      version: 'human-3.3.6',
+      backend: expect.any(String),
+    });
     expect(['tensorflow', 'wasm']).toContain(done.model?.backend);
     const person = done.detections.find((d) => d.label === 'person');
     expect(person?.score).toBeGreaterThanOrEqual(0.5);
@@ -89,7 +94,7 @@ describe('detection through the queue', () => {
       body: formWith(fixture('coffee.png'), { min_score: '0.05', max_detections: '1' }),
     });
     const task = TaskSchema.parse(await res.json());
-    expect(task.params).toEqual({ min_score: 0.05, max_detections: 1, tiling: 'auto' });
+    expect(task.params).toEqual({ min_score: 0.05, max_detections: 1, tiling: 'auto', model: 'centernet' });
     const done = await waitForTask(ctx.sys.baseUrl, ctx.token, task.task_id);
     expect(done.detections).toHaveLength(1);
     expect(done.detections[0]?.label).toBe('cup');

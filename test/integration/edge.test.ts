@@ -9,7 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Task, TaskSchema } from '../../shared/contract.ts';
-import { MODEL_URL_PATH } from '../../shared/detector/model-files.ts';
+import { BUILTIN_MODELS, modelUrlPath } from '../../shared/models/builtin.ts';
+
+const MODEL_URL_PATH = modelUrlPath(BUILTIN_MODELS[0]!);
+
 import { auth, fixture, login, submit, waitForTask } from '../helpers/api.ts';
 import { freePort } from '../helpers/redis-server.ts';
 import { readSse } from '../helpers/sse.ts';

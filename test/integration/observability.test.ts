@@ -55,6 +55,18 @@ describe('observability', () => {
       workers: 0,
       mean_inference_ms: null,
       estimated_wait_ms: null,
+      models: expect.arrayContaining([
+        {
+          model: 'centernet',
+          waiting: 3,
+          active: 0,
+          delayed: 0,
+          workers: 0,
+          mean_inference_ms: null,
+          estimated_wait_ms: null,
+          waiting_for_worker: true,
+        },
+      ]),
     });
     expect((await fetch(`${sys.baseUrl}/api/v1/stats`)).status).toBe(401);
 

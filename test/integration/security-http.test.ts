@@ -137,7 +137,7 @@ describe('writes authenticated by the cookie come from our own origin', () => {
     const login = await api.login(api.admin.username, api.admin.password);
     const token = ((await login.json()) as { token: string }).token;
     const evil = { ...cookie(token), origin: 'http://evil.test', 'sec-fetch-site': 'cross-site' };
-    const jobs = await api.services.queue.queue.count();
+    const jobs = await api.services.queue.queueFor('centernet').count();
     const pause = await api.request('/admin/queues/api/queues/pause', { method: 'PUT', headers: evil });
     expect(pause.status).toBe(403);
     const add = await api.request('/admin/queues/api/queues/detect/add', {
@@ -146,8 +146,8 @@ describe('writes authenticated by the cookie come from our own origin', () => {
       body: JSON.stringify({ name: 'detect', data: { taskId: 'x' } }),
     });
     expect(add.status).toBe(403);
-    expect(await api.services.queue.queue.isPaused()).toBe(false);
-    expect(await api.services.queue.queue.count()).toBe(jobs);
+    expect(await api.services.queue.queueFor('centernet').isPaused()).toBe(false);
+    expect(await api.services.queue.queueFor('centernet').count()).toBe(jobs);
   });
 
   it('logging in or out from another site is refused (login CSRF)', async () => {

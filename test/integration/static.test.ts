@@ -3,7 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { MODEL_URL_PATH } from '../../shared/detector/model-files.ts';
+import { BUILTIN_MODELS, modelUrlPath } from '../../shared/models/builtin.ts';
+
+const MODEL_URL_PATH = modelUrlPath(BUILTIN_MODELS[0]!);
+
 import { useInProcess } from '../helpers/in-process.ts';
 import { ROOT } from '../helpers/system.ts';
 

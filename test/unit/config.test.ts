@@ -17,14 +17,14 @@ describe('loadConfig', () => {
   });
 
   it('names every bad variable and its value', () => {
-    const bad = () => loadConfig({ PORT: 'eighty', MODEL: 'yolo', REDIS_URL: 'http://x', MAX_UPLOAD_BYTES: 'lots' });
+    const bad = () => loadConfig({ PORT: 'eighty', MODEL: 'Yolo v8', REDIS_URL: 'http://x', MAX_UPLOAD_BYTES: 'lots' });
     expect(bad).toThrow(ConfigError);
     try {
       bad();
     } catch (err) {
       const msg = (err as Error).message;
       expect(msg).toContain('PORT="eighty"');
-      expect(msg).toContain('MODEL="yolo"');
+      expect(msg).toContain('MODEL="Yolo v8"');
       expect(msg).toContain('REDIS_URL="http://x"');
       expect(msg).toContain('MAX_UPLOAD_BYTES="lots"');
     }

@@ -78,7 +78,7 @@ function fakeDevice(
         tiles: 0,
         tileMs: null,
         bitmap: opts.keepBitmap ? (new FakeBitmap() as unknown as ImageBitmap) : undefined,
-        model: { name: 'centernet', version: '1', backend: b },
+        model: { id: 'centernet', name: 'centernet', version: '1', backend: b },
       };
     },
     async fallBack(tried) {
@@ -127,7 +127,7 @@ function fakeServer(store: Store, behaviour: UploadBehaviour[] = ['ok'], online 
         status: 'succeeded',
         finished_at: new Date().toISOString(),
         detections: [{ label: 'cup', class_id: 41, score: 0.8, box: { x: 0, y: 0, width: 5, height: 5 } }],
-        model: { name: 'centernet', version: '1', backend: 'wasm' },
+        model: { id: 'centernet', name: 'centernet', version: '1', backend: 'wasm' },
       };
     },
     loggedOut: () => store.update((s) => ({ ...s, user: null })),

@@ -47,7 +47,7 @@ describe('which status each change is allowed from', () => {
 
 describe('what each change sets', () => {
   it('claim: running, its start, the model when known', () => {
-    const model = { name: 'm', version: '1', backend: 'wasm' };
+    const model = { id: 'm', name: 'm', version: '1', backend: 'wasm' };
     expect(claimTask(created, { model, now: t('1') })).toMatchObject({
       status: 'running',
       started_at: '2026-12-01T00:00:01.000Z',

@@ -1,21 +1,20 @@
 /**
- * Serves and emits the files the browser needs from node_modules, so none are copied into the
- * repository: the CenterNet model (/models/<version>/) and TensorFlow.js's WebAssembly binaries
- * (/tfjs/<version>/). Versioned paths: they never change under one URL, so they are cached for
- * good. In development they are served from node_modules; in a build they are emitted into
- * dist/web where the service worker precaches them.
+ * Serves and emits the files the browser needs, so none are copied into the repository: the
+ * built-in models (/models/<id>/<version>/, from dist/models where `npm run build:models` placed
+ * them) and TensorFlow.js's WebAssembly binaries (/tfjs/<version>/, from node_modules). Versioned
+ * paths: they never change under one URL, so they are cached for good. In development they are
+ * served from there; in a build they are emitted into dist/web (the service worker precaches the
+ * default model and the wasm, and keeps the other models per version when first used).
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Plugin } from 'vite';
-import { CENTERNET, MODEL_URL_PATH } from '../../shared/detector/model-files.ts';
+import { BUILTIN_MODELS, modelUrlPath } from '../../shared/models/builtin.ts';
+import { WEB_BUILTINS } from '../src/detection/models.ts';
 
 const require = createRequire(import.meta.url);
-
-function modelDir(): string {
-  return path.join(path.dirname(require.resolve('@vladmandic/human')), '..', 'models');
-}
+const modelsDir = path.resolve(import.meta.dirname, '..', '..', 'dist', 'models');
 
 function wasmDir(): string {
   return path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '..', 'dist');
@@ -30,9 +29,11 @@ function wasmVersion(): string {
 /** URL path → file on disk. */
 export function browserAssets(): Map<string, string> {
   const files = new Map<string, string>();
-  const models = MODEL_URL_PATH.replace(/^\//, '');
-  for (const name of [CENTERNET.files.json, CENTERNET.files.weights]) {
-    files.set(`${models}${name}`, path.join(modelDir(), name));
+  for (const m of BUILTIN_MODELS.filter((b) => WEB_BUILTINS.includes(b.id))) {
+    const dir = path.join(modelsDir, m.id);
+    if (!fs.existsSync(path.join(dir, m.model)))
+      throw new Error(`${dir} has no ${m.model}: run npm run build:models first`);
+    for (const f of m.files) files.set(`${modelUrlPath(m).replace(/^\//, '')}${f.path}`, path.join(dir, f.path));
   }
   for (const name of fs.readdirSync(wasmDir()).filter((f) => f.endsWith('.wasm'))) {
     files.set(`tfjs/${wasmVersion()}/${name}`, path.join(wasmDir(), name));

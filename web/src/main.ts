@@ -8,6 +8,7 @@ import './zod-jitless.ts';
 import { followTask, getStats, login, logout, session, uploadTaskWithProgress } from './api/client.ts';
 import { enablePush } from './api/push.ts';
 import { Device } from './detection/device.ts';
+import { fetchModels, modelKey } from './detection/models.ts';
 import type { DeviceBackend } from './detection/protocol.ts';
 import * as db from './history/db.ts';
 import { History } from './history/history.ts';
@@ -22,7 +23,7 @@ import { exportView } from './ui/export-view.ts';
 import { historyView } from './ui/history-view.ts';
 import { inputView } from './ui/input-view.ts';
 import { resultView } from './ui/result-view.ts';
-import { savedSettings, settingsView } from './ui/settings-view.ts';
+import { savedSettings, settingsView, showServerModels } from './ui/settings-view.ts';
 import { statusView } from './ui/status-view.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -74,11 +75,19 @@ settingsView(
   {
     route: $<HTMLSelectElement>('route'),
     tiling: $<HTMLSelectElement>('tiling'),
+    model: $<HTMLSelectElement>('model'),
     minScore,
     minScoreValue: $<HTMLOutputElement>('min-score-value'),
   },
   store,
 );
+// Another model chosen (or the server's list changed it): the device loads it after its photos in hand.
+store.subscribe((s, prev) => {
+  const now = s.settings.model;
+  const was = prev.settings.model;
+  if (now && was && modelKey(now) !== modelKey(was) && s.ready) void device.switchModel();
+});
+void fetchModels().then((known) => known && showServerModels(known));
 accountView(
   {
     account: $('account'),

@@ -8,8 +8,10 @@
  * view compares identities to find what to redraw: a progress tick on one photo replaces that
  * photo's row and nothing else.
  */
+
 import type { Stats, Task, Tiling, User } from '../../shared/contract.ts';
 import type { Measurement } from './detection/backends.ts';
+import type { DeviceModel } from './detection/models.ts';
 import type { DeviceBackend, GpuProbe } from './detection/protocol.ts';
 import type { HistoryEntry } from './history/db.ts';
 import type { BatteryState, RouteMode } from './routing/rules.ts';
@@ -42,6 +44,8 @@ export interface DeviceState {
   download: number | null;
   /** Why the device cannot run the model, when it cannot (null while it can, or is still loading). */
   failure: string | null;
+  /** The model the device runs now (`id@version`), once loaded. */
+  loaded?: string | null;
 }
 
 export interface RoutingState {
@@ -55,6 +59,8 @@ export interface RoutingState {
 export interface Settings {
   route: RouteMode;
   tiling: Tiling;
+  /** The model chosen in #model (remembered); absent: the default built-in. */
+  model?: DeviceModel;
   minScore: number;
 }
 

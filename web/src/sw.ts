@@ -16,10 +16,33 @@ import type { ServiceWorkerMessage } from './sw-messages.ts';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: (string | { url: string; revision: string | null })[] };
 
+/** A model's files are kept in `twinlens-model-<id>@<version>`. */
+const MODEL_CACHE = 'twinlens-model-';
+
 precacheAndRoute(self.__WB_MANIFEST);
 cleanupOutdatedCaches();
 registerRoute(
   new NavigationRoute(createHandlerBoundToURL('/index.html'), { denylist: [/^\/api\//, /^\/readyz/, /^\/healthz/] }),
+);
+// Every other model (the default is precached): kept the first time it is used, in a cache of its own
+// per model and version (a new version replaces the old one's cache), so it runs offline after that.
+registerRoute(
+  ({ url }) => url.origin === self.location.origin && url.pathname.startsWith('/models/'),
+  async ({ request, url }) => {
+    const [, , id = '', version = ''] = url.pathname.split('/');
+    const name = `${MODEL_CACHE}${id}@${version}`;
+    const cache = await caches.open(name);
+    const hit = await cache.match(request);
+    if (hit) return hit;
+    const res = await fetch(request);
+    if (res.ok) {
+      await cache.put(request, res.clone());
+      for (const other of await caches.keys()) {
+        if (other.startsWith(`${MODEL_CACHE}${id}@`) && other !== name) await caches.delete(other);
+      }
+    }
+    return res;
+  },
 );
 self.skipWaiting();
 clientsClaim();

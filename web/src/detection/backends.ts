@@ -10,7 +10,7 @@
  * STOP_FACTOR × the best time so far (it has lost whatever it would measure).
  */
 import { type DBSchema, openDB } from 'idb';
-import { CENTERNET } from '../../../shared/detector/model-files.ts';
+import { type DeviceModel, modelKey } from './models.ts';
 import type { DeviceBackend, GpuProbe } from './protocol.ts';
 
 export interface BackendResult {
@@ -60,13 +60,8 @@ const db = () =>
   });
 
 /** What identifies a measurement: this browser on this device (GPU adapter) and the model's version. */
-export function deviceKey(probe: GpuProbe): string {
-  return [
-    navigator.userAgent,
-    probe.adapter ?? 'no-webgpu',
-    probe.renderer ?? 'no-webgl',
-    `${CENTERNET.name}@${CENTERNET.version}`,
-  ].join(' | ');
+export function deviceKey(probe: GpuProbe, model: Pick<DeviceModel, 'manifest'>): string {
+  return [navigator.userAgent, probe.adapter ?? 'no-webgpu', probe.renderer ?? 'no-webgl', modelKey(model)].join(' | ');
 }
 
 /**

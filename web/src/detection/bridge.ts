@@ -7,9 +7,11 @@
  * other way), settles every call waiting on it, and the next call starts a fresh worker, loading the
  * model again with the backends it was last loaded with.
  */
+
 import type { DetectParams } from '../../../shared/contract.ts';
 import { CallAbortedError, type Connection, connect } from '../../../shared/rpc.ts';
 import { messageEndpoint } from './endpoint.ts';
+import { type DeviceModel, modelKey } from './models.ts';
 import { DETECTION_METHODS, type Detected, type DeviceBackend, type GpuProbe, type Loaded } from './protocol.ts';
 import type { DetectionApi } from './worker.ts';
 
@@ -24,7 +26,7 @@ export class DetectionBridge {
   private worker: Worker | undefined;
   private conn: Connection<DetectionApi> | undefined;
   /** The backends the model was last loaded with (a new worker loads them again before its first photo). */
-  private wanted: DeviceBackend[] | undefined;
+  private wanted: { backends: DeviceBackend[]; model: DeviceModel } | undefined;
   private loaded: { worker: Worker; key: string; done: Promise<Loaded> } | undefined;
 
   constructor(
@@ -44,13 +46,13 @@ export class DetectionBridge {
   }
 
   /** Loads the model with the first backend of the list that works here (once per list and worker). */
-  load(backends: DeviceBackend[], signal?: AbortSignal): Promise<Loaded> {
-    this.wanted = backends;
+  load(backends: DeviceBackend[], model: DeviceModel, signal?: AbortSignal): Promise<Loaded> {
+    this.wanted = { backends, model };
     const conn = this.connection();
-    const key = backends.join(',');
+    const key = `${backends.join(',')} ${modelKey(model)}`;
     const worker = this.worker as Worker;
     if (this.loaded?.worker !== worker || this.loaded.key !== key) {
-      const done = this.abortable(conn.remote.load(backends), signal);
+      const done = this.abortable(conn.remote.load(backends, model), signal);
       this.loaded = { worker, key, done };
       done.catch(() => {
         if (this.loaded?.done === done) this.loaded = undefined;
@@ -63,7 +65,7 @@ export class DetectionBridge {
   async detect(bitmap: ImageBitmap, params: DetectParams, opts: DetectOptions = {}): Promise<Detected> {
     try {
       if (!this.wanted) throw new Error('load the model first');
-      await this.load(this.wanted, opts.signal);
+      await this.load(this.wanted.backends, this.wanted.model, opts.signal);
       const conn = this.connection();
       return await this.abortable(
         conn.with({ transfer: [bitmap] }).detect(bitmap, params, opts.keepBitmap ?? false),
@@ -81,8 +83,8 @@ export class DetectionBridge {
   }
 
   /** Measures one backend in this bridge's worker (a throwaway one: detection/device.ts). */
-  measure(backend: DeviceBackend, layerLimitMs: number | null, signal?: AbortSignal) {
-    return this.abortable(this.connection().remote.measure(backend, layerLimitMs), signal);
+  measure(backend: DeviceBackend, layerLimitMs: number | null, model: DeviceModel, signal?: AbortSignal) {
+    return this.abortable(this.connection().remote.measure(backend, layerLimitMs, model), signal);
   }
 
   /** Ends the worker now; calls waiting on it reject with `reason`. */

@@ -7,6 +7,7 @@
  * stops it at once (its worker terminated, so it gives the cores back) and it is measured again at
  * the next quiet spell. Everything the page shows of the device is in the state (`state.device`).
  */
+
 import type { DetectParams, ModelInfo } from '../../../shared/contract.ts';
 import { type AppState, type Store, withDevice } from '../state.ts';
 import {
@@ -24,6 +25,7 @@ import {
   winner,
 } from './backends.ts';
 import { DetectionBridge } from './bridge.ts';
+import { type DeviceModel, defaultDeviceModel, modelKey } from './models.ts';
 import type { Detected, DeviceBackend } from './protocol.ts';
 
 /** Background measurement starts a candidate only after this long without a photo on the device… */
@@ -68,6 +70,7 @@ export class Device implements DeviceEngine {
       budgetMs: number,
       layerLimitMs: number | null,
       preempt: AbortSignal,
+      model: DeviceModel,
     ) => Promise<MeasureOutcome> = measureInWorker,
   ) {
     this.bridge = new DetectionBridge('detection', (fraction) =>
@@ -79,6 +82,22 @@ export class Device implements DeviceEngine {
 
   private get state(): AppState['device'] {
     return this.store.get().device;
+  }
+
+  /** The model chosen (settings); each model is loaded, measured and cached on its own. */
+  private get chosen(): DeviceModel {
+    return this.store.get().settings.model ?? defaultDeviceModel();
+  }
+
+  /** Another model was chosen: after the photos already on the device, it is loaded (and measured) in its place. */
+  switchModel(): Promise<void> {
+    return this.enqueue(async () => {
+      this.measuring?.abort('another model was chosen');
+      this.store.update((s) =>
+        withDevice(s, { run: null, measurement: null, measured: null, readyMs: null, loaded: null, failure: null }),
+      );
+      await this.prepare();
+    });
   }
 
   current() {
@@ -94,7 +113,8 @@ export class Device implements DeviceEngine {
   async prepare(): Promise<void> {
     const probe = await this.bridge.probe();
     this.store.update((s) => withDevice(s, { probe }));
-    const key = deviceKey(probe);
+    const model = this.chosen;
+    const key = deviceKey(probe, model);
     const offered = candidates(probe, this.only);
     const stored = await loadMeasurement(key);
     const known = stored ? winner(stored) : undefined;
@@ -104,11 +124,12 @@ export class Device implements DeviceEngine {
         : offered;
     for (const backend of order) {
       try {
-        const loaded = await this.bridge.load([backend]);
+        const loaded = await this.bridge.load([backend], model);
         this.model = loaded.model;
         this.store.update((s) =>
           withDevice(s, {
             run: { backend, msPerPass: loaded.msPerPass },
+            loaded: modelKey(model),
             readyMs: Math.round(loaded.loadMs + loaded.warmUpMs),
             download: null,
           }),
@@ -150,7 +171,7 @@ export class Device implements DeviceEngine {
       first,
       (backend, budget, layerLimit) => {
         this.measuring = new AbortController();
-        return this.measure(backend, budget, layerLimit, this.measuring.signal).finally(() => {
+        return this.measure(backend, budget, layerLimit, this.measuring.signal, this.chosen).finally(() => {
           this.measuring = undefined;
         });
       },
@@ -195,7 +216,7 @@ export class Device implements DeviceEngine {
   }
 
   private async use(backend: DeviceBackend): Promise<void> {
-    const loaded = await this.bridge.load([backend]);
+    const loaded = await this.bridge.load([backend], this.chosen);
     this.model = loaded.model;
     this.store.update((s) => withDevice(s, { run: { backend, msPerPass: loaded.msPerPass } }));
   }
@@ -240,11 +261,12 @@ async function measureInWorker(
   budgetMs: number,
   layerLimitMs: number | null,
   preempt: AbortSignal,
+  model: DeviceModel,
 ): Promise<MeasureOutcome> {
   const bridge = new DetectionBridge(`measure-${backend}`);
   const budget = AbortSignal.timeout(budgetMs);
   try {
-    const m = await bridge.measure(backend, layerLimitMs, AbortSignal.any([preempt, budget]));
+    const m = await bridge.measure(backend, layerLimitMs, model, AbortSignal.any([preempt, budget]));
     return m.msPerPass === null ? { slowerLayerMs: m.layerMs } : { msPerPass: m.msPerPass, layerMs: m.layerMs };
   } catch {
     return preempt.aborted ? 'preempted' : budget.aborted ? 'stopped' : 'failed';

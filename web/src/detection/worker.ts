@@ -10,16 +10,29 @@
 /// <reference lib="webworker" />
 import * as tf from '@tensorflow/tfjs-core';
 import type { DetectParams } from '../../../shared/contract.ts';
-import { CENTERNET, Detector, MODEL_URL_PATH } from '../../../shared/detector/detector.ts';
+import { Detector } from '../../../shared/detector/detector.ts';
 import { decodeSizeFor } from '../../../shared/detector/preprocess.ts';
 import { decodeSizeForTiling } from '../../../shared/detector/tiling.ts';
 import { expose, transferred } from '../../../shared/rpc.ts';
 import { messageEndpoint } from './endpoint.ts';
+import { type DeviceModel, modelKey } from './models.ts';
 import type { DETECTION_METHODS, Detected, DeviceBackend, GpuProbe, Loaded, Measured } from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let detector: Detector | undefined;
+/** Photos running now, and the models replaced while they ran (disposed once none runs). */
+let running = 0;
+const retired: Detector[] = [];
+function retire(d: Detector): void {
+  if (running === 0) d.dispose();
+  else retired.push(d);
+}
+
+/** Any manifest's model, from our origin (the service worker keeps each model and version for offline use). */
+function loadModel(model: DeviceModel, onProgress?: (fraction: number) => void): Promise<Detector> {
+  return Detector.load(model.manifest, `${model.url}${model.manifest.model}`, onProgress);
+}
 let loading: { key: string; done: Promise<Loaded> } | undefined;
 
 interface GpuAdapterLike {
@@ -77,7 +90,7 @@ async function useBackend(name: DeviceBackend): Promise<boolean> {
   }
 }
 
-async function loadWith(backends: DeviceBackend[]): Promise<Loaded> {
+async function loadWith(backends: DeviceBackend[], model: DeviceModel): Promise<Loaded> {
   const started = performance.now();
   let chosen: DeviceBackend | undefined;
   for (const b of backends) {
@@ -87,14 +100,13 @@ async function loadWith(backends: DeviceBackend[]): Promise<Loaded> {
     }
   }
   if (!chosen) throw new Error(`none of these backends works here: ${backends.join(', ')}`);
-  const next = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`, (fraction) =>
-    events.emit('progress', fraction),
-  );
+  const next = await loadModel(model, (fraction) => events.emit('progress', fraction));
   const warmStart = performance.now();
   await next.warmUp();
   const warmUpMs = performance.now() - warmStart;
   const msPerPass = await timePass(next);
-  detector?.dispose();
+  // A photo may still be running on the model this one replaces (another model was chosen): it finishes first.
+  if (detector) retire(detector);
   detector = next;
   return { backend: chosen, model: detector.info(), loadMs: warmStart - started, warmUpMs, msPerPass };
 }
@@ -131,10 +143,10 @@ async function layerMs(): Promise<number> {
  * model), timed: what a photo costs on this backend; it also readies those steps for the first photo.
  */
 async function timePass(d: Detector): Promise<number> {
-  const size = CENTERNET.inputSize;
-  const blank = await createImageBitmap(new ImageData(size, size));
+  const [w, h] = d.manifest.input.size;
+  const blank = await createImageBitmap(new ImageData(w, h));
   const t0 = performance.now();
-  await detectWith(d, blank, { min_score: 1, max_detections: 1, tiling: 'off' });
+  await detectWith(d, blank, { min_score: 1, max_detections: 1, tiling: 'off', model: d.manifest.id });
   return performance.now() - t0;
 }
 
@@ -146,7 +158,7 @@ async function detectWith(d: Detector, bitmap: ImageBitmap, params: DetectParams
     bitmap.width,
     bitmap.height,
     params.tiling,
-    decodeSizeFor(CENTERNET.inputSize, bitmap.width, bitmap.height),
+    decodeSizeFor(d.inputSize, bitmap.width, bitmap.height),
   );
   const canvas = new OffscreenCanvas(size.width, size.height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
@@ -162,10 +174,10 @@ const api = {
   probe,
 
   /** Loads (once) with the first backend of the list that works here; the same list again answers at once. */
-  load(backends: DeviceBackend[]): Promise<Loaded> {
-    const key = backends.join(',');
+  load(backends: DeviceBackend[], model: DeviceModel): Promise<Loaded> {
+    const key = `${backends.join(',')} ${modelKey(model)}`;
     if (loading?.key !== key) {
-      const done = loadWith(backends);
+      const done = loadWith(backends, model);
       loading = { key, done };
       done.catch(() => {
         if (loading?.done === done) loading = undefined;
@@ -181,14 +193,14 @@ const api = {
    * A throwaway worker's job: how fast one backend runs the model here (the page stops it when too
    * slow). First one layer: slower than `layerLimitMs`, it stops there (see LAYER_STOP_FACTOR).
    */
-  async measure(backend: DeviceBackend, layerLimitMs: number | null): Promise<Measured> {
+  async measure(backend: DeviceBackend, layerLimitMs: number | null, model: DeviceModel): Promise<Measured> {
     const started = performance.now();
     if (!(await useBackend(backend))) throw new Error(`${backend} does not work here`);
     const layer = await layerMs();
     if (layerLimitMs !== null && layer > layerLimitMs) {
       return { backend, msPerPass: null, layerMs: layer, loadMs: performance.now() - started, warmUpMs: 0 };
     }
-    const d = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`);
+    const d = await loadModel(model);
     const warmStart = performance.now();
     await d.warmUp();
     const warmUpMs = performance.now() - warmStart;
@@ -200,7 +212,10 @@ const api = {
   async detect(bitmap: ImageBitmap, params: DetectParams, keepBitmap: boolean) {
     try {
       if (!detector) throw new Error('the model is not loaded');
-      const r = await detectWith(detector, bitmap, params, keepBitmap);
+      running++;
+      const r = await detectWith(detector, bitmap, params, keepBitmap).finally(() => {
+        if (--running === 0) for (const d of retired.splice(0)) d.dispose();
+      });
       const out: Detected = {
         detections: r.detections,
         inferenceMs: r.inferenceMs,

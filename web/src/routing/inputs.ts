@@ -78,7 +78,7 @@ export class RouteInputs {
         backend: s.device.run?.backend ?? null,
         ahead: s.device.ahead,
       },
-      stats: s.user && mode === 'auto' ? await this.freshStats() : null,
+      stats: s.user && mode === 'auto' ? forModel(await this.freshStats(), s.settings.model?.manifest.id) : null,
       network: {
         uploadBytesPerSec: s.routing.uploadBps ?? guess,
         rttMs: conn?.rtt ?? 50,
@@ -88,4 +88,17 @@ export class RouteInputs {
       battery: s.routing.battery,
     };
   }
+}
+
+/** The server's figures for the chosen model (its own queue, workers and inference time), as the router reads them. */
+export function forModel(stats: Stats | null, model: string | undefined): Stats | null {
+  const m = model ? stats?.models?.find((x) => x.model === model) : undefined;
+  if (!stats || !m) return stats;
+  return {
+    ...stats,
+    queue: { waiting: m.waiting, active: m.active, delayed: m.delayed },
+    workers: m.workers,
+    mean_inference_ms: m.mean_inference_ms,
+    estimated_wait_ms: m.estimated_wait_ms,
+  };
 }

@@ -3,7 +3,7 @@
  * why ("Auto: … · WebAssembly, 118 ms per photo; WebGPU stopped after 3.0 s (slower)"), or a notice.
  * Its data-* attributes are what tests, benches and scripts wait for: data-route (the mode),
  * data-backend (once the device is prepared: the backend, or "none"), data-measured (stored | now),
- * data-ready-ms (the model's load + warm-up).
+ * data-ready-ms (the model's load + warm-up), data-loaded (the model running on the device, `id@version`).
  */
 import { BACKEND_NAMES, describeMeasurement } from '../detection/backends.ts';
 import { type AppState, type Store, statusContext } from '../state.ts';
@@ -15,6 +15,7 @@ export function statusView(where: HTMLElement, bar: HTMLProgressElement, store: 
     attr(where, 'backend', d.run?.backend ?? (d.failure ? 'none' : undefined));
     attr(where, 'measured', d.measured ?? undefined);
     attr(where, 'readyMs', d.readyMs === null ? undefined : String(d.readyMs));
+    attr(where, 'loaded', d.loaded ?? undefined);
     // The model's weights (~4 MB) on a first visit or after an update: a bar; the page stays usable.
     const downloading = d.download !== null;
     if (bar.hidden === downloading) bar.hidden = !downloading;
@@ -47,7 +48,7 @@ function describe(s: AppState): string {
       : s.user
         ? 'Auto: each photo goes where its result comes sooner'
         : 'Auto: on this device (log in to let the server share the work)';
-  return `${how} · ${measured}.`;
+  return s.settings.model ? `${how} · ${s.settings.model.manifest.title} · ${measured}.` : `${how} · ${measured}.`;
 }
 
 function attr(el: HTMLElement, key: string, value: string | undefined): void {
