@@ -1,6 +1,5 @@
-/** Messages between a worker process's main thread and its model thread. */
-import type { Detection, DetectParams, ModelInfo } from '../../shared/contract.ts';
-import type { Pixels } from '../../shared/detector/preprocess.ts';
+/** What crosses between a worker process's main thread and its model thread (thread.ts serves it, runner.ts calls it). */
+import type { Detection, ModelInfo } from '../../shared/contract.ts';
 import type { ModelManifest } from '../../shared/models/manifest.ts';
 import type { BackendChoice } from './backend.ts';
 
@@ -10,8 +9,8 @@ export interface ModelRef {
   dir: string;
 }
 
-export interface InitMessage {
-  type: 'init';
+/** How the thread starts (its `init`). */
+export interface ThreadInit {
   backend: BackendChoice;
   /** Diagnostic busy-wait per inference (DEBUG_INFERENCE_BLOCK_MS). */
   blockMs: number;
@@ -21,32 +20,32 @@ export interface InitMessage {
   memoryLimit: number;
 }
 
-export interface DetectMessage {
-  type: 'detect';
-  id: number;
-  model: ModelRef;
-  pixels: Pixels;
-  original: { width: number; height: number };
-  params: Pick<DetectParams, 'min_score' | 'max_detections' | 'tiling'>;
+/** The thread started: its TF.js backend, and the default model warmed (null: none, or it failed). */
+export interface ThreadReady {
+  backend: string;
+  warm: ModelInfo | null;
+  warmUpMs: number;
 }
 
-export type ToThread = InitMessage | DetectMessage;
+export interface ThreadResult {
+  info: ModelInfo;
+  detections: Detection[];
+  inferenceMs: number;
+  tiles: number;
+  tileMs: number | null;
+}
 
-/** `model_unavailable`: the model cannot be loaded (files, or it does not fit its manifest); the rest: the run failed. */
+/**
+ * Why a detection failed, as the error's `name` (shared/rpc.ts carries it): `model_unavailable`, the model
+ * cannot be loaded (files, or it does not fit its manifest); `inference_failed`, the run failed.
+ */
 export type ThreadFailure = 'model_unavailable' | 'inference_failed';
 
-export type FromThread =
-  | { type: 'ready'; backend: string; warm: ModelInfo | null; warmUpMs: number }
-  | { type: 'init-failed'; message: string }
-  | {
-      type: 'result';
-      id: number;
-      info: ModelInfo;
-      detections: Detection[];
-      inferenceMs: number;
-      tiles: number;
-      tileMs: number | null;
-    }
-  | { type: 'failed'; id: number; code: ThreadFailure; message: string }
-  /** What the thread did with its models, for the worker's log. */
-  | { type: 'note'; msg: string; fields: Record<string, unknown> };
+/** What the thread tells the worker's log about its models (an rpc event). */
+export interface ThreadNote {
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** The thread's methods by name (their types come from thread.ts itself: `ModelThreadApi`). */
+export const MODEL_THREAD_METHODS = ['init', 'detect'] as const;

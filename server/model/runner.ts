@@ -3,16 +3,20 @@
  * loaded and warmed the default model, and sends it one detection at a time — for whichever model
  * the job names — with a time limit. A thread that overruns is terminated and replaced, and one
  * that dies (a model that crashed it) is replaced at the next job, so one bad image or one bad
- * model cannot wedge the worker or make it crash in a loop.
+ * model cannot wedge the worker or make it crash in a loop. The calls are typed from the thread's own
+ * API (thread.ts, `ModelThreadApi`) through shared/rpc.ts, the same bridge the web app's worker uses.
  */
 import type { Worker } from 'node:worker_threads';
 import type { Detection, DetectParams, ModelInfo } from '../../shared/contract.ts';
 import type { Pixels } from '../../shared/detector/preprocess.ts';
 import { TwinlensError } from '../../shared/errors.ts';
 import type { ModelManifest } from '../../shared/models/manifest.ts';
+import { type Connection, connect } from '../../shared/rpc.ts';
 import type { Logger } from '../log.ts';
 import type { BackendChoice } from './backend.ts';
-import type { FromThread, ModelRef, ToThread } from './protocol.ts';
+import { threadEndpoint } from './endpoint.ts';
+import { MODEL_THREAD_METHODS, type ModelRef, type ThreadNote } from './protocol.ts';
+import type { ModelThreadApi } from './thread.ts';
 import { spawnModelThread } from './thread-spawn.ts';
 
 export type { ModelRef } from './protocol.ts';
@@ -73,10 +77,8 @@ export interface ThreadOptions {
 export class ThreadModelRunner implements ModelRunner {
   readonly needsPixels = true;
   backend = 'unknown';
-  private thread: Worker | undefined;
+  private thread: { worker: Worker; conn: Connection<ModelThreadApi> } | undefined;
   private starting: Promise<void> | undefined;
-  private nextId = 1;
-  private pending = new Map<number, { resolve: (m: FromThread) => void; reject: (e: Error) => void }>();
   private closed = false;
 
   private constructor(private readonly opts: ThreadOptions) {}
@@ -93,106 +95,78 @@ export class ThreadModelRunner implements ModelRunner {
   }
 
   /** Starts a model thread (or takes one started already) and waits until it is ready. */
-  private spawn(started: Worker | undefined, warm: ModelRef | null): Promise<void> {
-    const thread = started ?? spawnModelThread();
-    this.thread = thread;
+  private async spawn(started: Worker | undefined, warm: ModelRef | null): Promise<void> {
+    const worker = started ?? spawnModelThread();
+    const conn = connect<ModelThreadApi>(threadEndpoint(worker), MODEL_THREAD_METHODS);
+    this.thread = { worker, conn };
     const { log } = this.opts;
-    return new Promise((resolve, reject) => {
-      const t0 = performance.now();
-      thread.on('message', (m: FromThread) => {
-        if (m.type === 'ready') {
-          this.backend = m.backend;
-          log.info('model ready', {
-            model: m.warm?.id ?? null,
-            backend: m.backend,
-            load_ms: Math.round(performance.now() - t0),
-            warm_up_ms: Math.round(m.warmUpMs),
-          });
-          resolve();
-        } else if (m.type === 'init-failed') {
-          reject(new Error(`model thread failed to start: ${m.message}`));
-        } else if (m.type === 'note') {
-          log.info(m.msg, m.fields);
-        } else {
-          const p = this.pending.get(m.id);
-          if (p) {
-            this.pending.delete(m.id);
-            p.resolve(m);
-          }
-        }
-      });
-      thread.on('error', (err) => {
-        reject(err);
-        this.failAll(err);
-      });
-      thread.on('exit', (code) => {
-        if (this.thread !== thread) return;
-        // Died under a job (a model that crashed it): the next job gets a fresh thread.
-        this.thread = undefined;
-        this.failAll(new TwinlensError('model_unavailable', `the model thread exited (code ${code}) while running it`));
-        if (!this.closed) log.warn('model thread exited; a new one starts with the next job', { code });
-      });
-      const init: ToThread = {
-        type: 'init',
-        backend: this.opts.backend,
-        blockMs: this.opts.blockMs,
-        warm,
-        memoryLimit: this.opts.memoryLimit,
-      };
-      thread.postMessage(init);
+    conn.on('note', (n) => {
+      const { msg, fields } = n as ThreadNote;
+      log.info(msg, fields);
     });
+    worker.on('error', (err) => conn.close(err));
+    worker.on('exit', (code) => {
+      // Died under a job (a model that crashed it): its calls fail now, and the next job gets a fresh thread.
+      conn.close(new TwinlensError('model_unavailable', `the model thread exited (code ${code}) while running it`));
+      if (this.thread?.worker !== worker) return;
+      this.thread = undefined;
+      if (!this.closed) log.warn('model thread exited; a new one starts with the next job', { code });
+    });
+    const t0 = performance.now();
+    const { backend, blockMs, memoryLimit } = this.opts;
+    try {
+      const ready = await conn.remote.init({ backend, blockMs, warm, memoryLimit });
+      this.backend = ready.backend;
+      log.info('model ready', {
+        model: ready.warm?.id ?? null,
+        backend: ready.backend,
+        load_ms: Math.round(performance.now() - t0),
+        warm_up_ms: Math.round(ready.warmUpMs),
+      });
+    } catch (err) {
+      throw new Error(`model thread failed to start: ${(err as Error).message}`);
+    }
   }
 
-  private failAll(err: Error): void {
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-  }
-
-  private async live(): Promise<Worker> {
+  private async live(): Promise<Connection<ModelThreadApi>> {
     if (!this.thread) this.starting = this.spawn(undefined, null);
     await this.starting;
     if (!this.thread) throw new TwinlensError('model_unavailable', 'the model thread is not running');
-    return this.thread;
+    return this.thread.conn;
   }
 
   async detect(model: ModelRef, pixels: Pixels | null, original: { width: number; height: number }, params: Params) {
     if (!pixels) throw new Error('the model needs pixels');
-    const thread = await this.live();
-    const id = this.nextId++;
-    const msg: ToThread = { type: 'detect', id, model, pixels, original, params };
-    const reply = new Promise<FromThread>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    // The pixel buffer is moved, not copied, to the thread.
-    thread.postMessage(msg, [pixels.data.buffer as ArrayBuffer]);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new TwinlensError('timeout', `inference took longer than ${this.opts.timeoutMs} ms`)),
-        this.opts.timeoutMs,
-      );
-    });
+    const conn = await this.live();
+    const overran = new AbortController();
+    const timer = setTimeout(() => overran.abort(), this.opts.timeoutMs);
     try {
-      const m = await Promise.race([reply, timeout]);
-      if (m.type === 'result') {
-        return { detections: m.detections, inferenceMs: m.inferenceMs, tiles: m.tiles, tileMs: m.tileMs, info: m.info };
-      }
-      if (m.type === 'failed') throw new TwinlensError(m.code, m.message);
-      throw new TwinlensError('inference_failed', 'unexpected reply');
+      // The pixel buffer is moved, not copied, to the thread.
+      return await conn
+        .with({ transfer: [pixels.data.buffer], signal: overran.signal })
+        .detect(model, pixels, original, params);
     } catch (err) {
-      if (err instanceof TwinlensError && err.code === 'timeout') {
-        this.pending.delete(id);
+      if (overran.signal.aborted) {
         this.opts.log.warn('model thread overran; replacing it', { timeout_ms: this.opts.timeoutMs });
+        const hung = this.thread;
         this.thread = undefined;
-        await thread.terminate();
         // The other jobs that thread held get their answer now, not at their own time limit.
-        this.failAll(new TwinlensError('inference_failed', 'the model thread was replaced after another job overran'));
+        hung?.conn.close(
+          new TwinlensError('inference_failed', 'the model thread was replaced after another job overran'),
+        );
+        await hung?.worker.terminate();
         // The debug block (DEBUG_INFERENCE_BLOCK_MS) stands for one image that hangs inference:
         // the thread that replaces a hung one starts without it, so a test can show the worker
         // going on with its next job on the fresh thread.
         this.opts.blockMs = 0;
+        // The fresh thread starts while this job fails: the next job waits for it (`live`), not this answer.
         this.starting = this.spawn(undefined, model);
-        await this.starting;
+        this.starting.catch((e: Error) => this.opts.log.error('model thread failed to restart', { error: e.message }));
+        throw new TwinlensError('timeout', `inference took longer than ${this.opts.timeoutMs} ms`);
       }
-      throw err;
+      if (err instanceof TwinlensError) throw err;
+      const code = (err as Error).name === 'model_unavailable' ? 'model_unavailable' : 'inference_failed';
+      throw new TwinlensError(code, (err as Error).message);
     } finally {
       clearTimeout(timer);
     }
@@ -202,7 +176,7 @@ export class ThreadModelRunner implements ModelRunner {
     this.closed = true;
     const t = this.thread;
     this.thread = undefined;
-    await t?.terminate();
+    await t?.worker.terminate();
   }
 }
 

@@ -11,10 +11,22 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
+import type { DetectParams } from '../../shared/contract.ts';
 import { Detector } from '../../shared/detector/detector.ts';
+import type { Pixels } from '../../shared/detector/preprocess.ts';
+import { expose } from '../../shared/rpc.ts';
 import { initBackend } from './backend.ts';
+import { threadEndpoint } from './endpoint.ts';
 import { fileModelHandler } from './files.ts';
-import type { FromThread, ModelRef, ToThread } from './protocol.ts';
+import type {
+  MODEL_THREAD_METHODS,
+  ModelRef,
+  ThreadFailure,
+  ThreadInit,
+  ThreadNote,
+  ThreadReady,
+  ThreadResult,
+} from './protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('thread.ts must run in a worker thread');
@@ -31,20 +43,26 @@ interface Loaded {
 const loaded = new Map<string, Loaded>();
 const failed = new Map<string, { message: string; at: number }>();
 const loading = new Map<string, Promise<Loaded>>();
-let ready: Promise<void> | undefined;
+let ready: Promise<ThreadReady> | undefined;
 let blockMs = 0;
 let memoryLimit = Number.POSITIVE_INFINITY;
-const send = (m: FromThread) => port.postMessage(m);
 const keyOf = (m: ModelRef) => `${m.manifest.id}@${m.manifest.version}@${m.dir}`;
+const note = (n: ThreadNote) => events.emit('note', n);
 
-class Unavailable extends Error {}
+/** A failure the runner turns into the task's error code (the error's name crosses the boundary). */
+class Failure extends Error {
+  constructor(code: ThreadFailure, message: string) {
+    super(message);
+    this.name = code;
+  }
+}
 
 async function load(ref: ModelRef): Promise<Loaded> {
   const key = keyOf(ref);
   const have = loaded.get(key);
   if (have) return have;
   const fail = failed.get(key);
-  if (fail && Date.now() - fail.at < RETRY_FAILED_MS) throw new Unavailable(fail.message);
+  if (fail && Date.now() - fail.at < RETRY_FAILED_MS) throw new Failure('model_unavailable', fail.message);
   let p = loading.get(key);
   if (!p) {
     p = (async () => {
@@ -58,13 +76,12 @@ async function load(ref: ModelRef): Promise<Loaded> {
         detector?.dispose();
         const message = `model ${ref.manifest.id} (${ref.manifest.version}) cannot be loaded: ${(err as Error).message ?? err}`;
         failed.set(key, { message, at: Date.now() });
-        throw new Unavailable(message);
+        throw new Failure('model_unavailable', message);
       }
       failed.delete(key);
       const entry = { detector, bytes: Math.max(0, tf.memory().numBytes - before), usedAt: Date.now() };
       loaded.set(key, entry);
-      send({
-        type: 'note',
+      note({
         msg: 'model loaded',
         fields: {
           model: ref.manifest.id,
@@ -90,65 +107,68 @@ function evict(keep: string): void {
     m.detector.dispose();
     loaded.delete(key);
     total -= m.bytes;
-    send({
-      type: 'note',
+    note({
       msg: 'model unloaded (memory limit)',
       fields: { model: key, bytes: m.bytes, limit: memoryLimit },
     });
   }
 }
 
-port.on('message', async (msg: ToThread) => {
-  if (msg.type === 'init') {
-    blockMs = msg.blockMs;
-    memoryLimit = msg.memoryLimit;
+const api = {
+  /** Starts TF.js and loads the default model; resolves when the thread is ready for jobs. */
+  init(opts: ThreadInit): Promise<ThreadReady> {
+    blockMs = opts.blockMs;
+    memoryLimit = opts.memoryLimit;
     ready = (async () => {
-      const backend = await initBackend(msg.backend);
+      const backend = await initBackend(opts.backend);
       const t0 = performance.now();
       let warm = null;
-      if (msg.warm) {
+      if (opts.warm) {
         try {
-          warm = (await load(msg.warm)).detector.info();
+          warm = (await load(opts.warm)).detector.info();
         } catch (err) {
           // The default model is broken: say so, and serve the others.
-          send({ type: 'note', msg: 'default model unavailable', fields: { error: (err as Error).message } });
+          note({ msg: 'default model unavailable', fields: { error: (err as Error).message } });
         }
       }
-      send({ type: 'ready', backend, warm, warmUpMs: performance.now() - t0 });
+      return { backend, warm, warmUpMs: performance.now() - t0 };
     })();
-    ready.catch((err) => send({ type: 'init-failed', message: String((err as Error).stack ?? err) }));
-    return;
-  }
-  try {
-    await ready;
-  } catch {
-    send({ type: 'failed', id: msg.id, code: 'inference_failed', message: 'the model thread did not start' });
-    return;
-  }
-  let model: Loaded;
-  try {
-    model = await load(msg.model);
-  } catch (err) {
-    send({ type: 'failed', id: msg.id, code: 'model_unavailable', message: (err as Error).message });
-    return;
-  }
-  try {
-    model.usedAt = Date.now();
-    if (blockMs > 0) busyWait(blockMs);
-    const r = await model.detector.detect(msg.pixels, msg.original, msg.params);
-    send({
-      type: 'result',
-      id: msg.id,
-      info: model.detector.info(),
-      detections: r.detections,
-      inferenceMs: r.inferenceMs + blockMs,
-      tiles: r.tiles,
-      tileMs: r.tileMs,
-    });
-  } catch (err) {
-    send({ type: 'failed', id: msg.id, code: 'inference_failed', message: String((err as Error).message ?? err) });
-  }
-});
+    return ready;
+  },
+
+  /** One detection with `model` (loaded now if it is not); fails with a ThreadFailure's name. */
+  async detect(
+    model: ModelRef,
+    pixels: Pixels,
+    original: { width: number; height: number },
+    params: Pick<DetectParams, 'min_score' | 'max_detections' | 'tiling'>,
+  ): Promise<ThreadResult> {
+    if (!(await ready?.then(() => true).catch(() => false))) {
+      throw new Failure('inference_failed', 'the model thread did not start');
+    }
+    const loadedModel = await load(model);
+    try {
+      loadedModel.usedAt = Date.now();
+      if (blockMs > 0) busyWait(blockMs);
+      const r = await loadedModel.detector.detect(pixels, original, params);
+      return {
+        info: loadedModel.detector.info(),
+        detections: r.detections,
+        inferenceMs: r.inferenceMs + blockMs,
+        tiles: r.tiles,
+        tileMs: r.tileMs,
+      };
+    } catch (err) {
+      throw new Failure('inference_failed', String((err as Error).message ?? err));
+    }
+  },
+};
+
+export type ModelThreadApi = typeof api;
+// The runner names the methods (protocol.ts): the compiler checks that it names exactly these.
+api satisfies Record<(typeof MODEL_THREAD_METHODS)[number], unknown>;
+
+const events = expose(api, threadEndpoint(port));
 
 /** Holds the thread like a slow CPU-bound model would (diagnostics and tests only). */
 function busyWait(ms: number): void {
