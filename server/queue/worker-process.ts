@@ -36,10 +36,7 @@ export async function runWorker(
     log: wlog,
   });
   // BullMQ's blocking connection: its own, made now so that it is ready when the model is.
-  const connection = connectRedis(
-    { url: services.redisUrl, clusterNodes: config.REDIS_CLUSTER_NODES },
-    `twinlens-bullmq-${id}`,
-  );
+  const connection = connectRedis(services.redisTarget, `twinlens-bullmq-${id}`);
   const model = await modelReady;
   const worker = new Worker<DetectJobData>(
     DETECT_QUEUE,
