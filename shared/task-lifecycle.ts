@@ -7,6 +7,7 @@
  *   queued ──claim──▶ running ──succeed──▶ succeeded
  *     │                 │ ╰────fail─────▶ failed
  *     ╰──────cancel─────┴──────cancel───▶ canceled
+ *     ╰─────abandon─────┴─────abandon───▶ failed   (server reconciliation)
  *
  * `claim` is allowed from `running` too: a worker that died mid-job leaves its task running, and
  * the next attempt takes it over.
@@ -21,13 +22,16 @@ import {
   type TaskStatus,
 } from './contract.ts';
 
-export type Transition = 'claim' | 'succeed' | 'fail' | 'cancel';
+export type Transition = 'claim' | 'succeed' | 'fail' | 'cancel' | 'abandon';
 
 export const TRANSITIONS: Record<Transition, { from: readonly TaskStatus[]; to: TaskStatus }> = {
   claim: { from: ['queued', 'running'], to: 'running' },
   succeed: { from: ['running'], to: 'succeeded' },
   fail: { from: ['running'], to: 'failed' },
   cancel: { from: ['queued', 'running'], to: 'canceled' },
+  // The server's reconciliation: a task that can no longer run (its job given up without an outcome,
+  // or lost in a failover with its upload) fails with the reason, from wherever it stopped.
+  abandon: { from: ['queued', 'running'], to: 'failed' },
 };
 
 export function canTransition(status: TaskStatus, transition: Transition): boolean {

@@ -55,12 +55,14 @@ export interface QueueCounts {
   failed: number;
 }
 
+export type JobState = { state: 'alive' | 'completed' | 'absent' } | { state: 'failed'; reason: string };
+
 export class DetectQueue {
   readonly queue: Queue<DetectJobData>;
   private cached: { at: number; counts: Promise<QueueCounts> } | undefined;
 
   constructor(
-    connection: RedisClient,
+    private readonly connection: RedisClient,
     private readonly opts: QueueOptions,
   ) {
     this.queue = new Queue<DetectJobData>(DETECT_QUEUE, { connection, prefix: opts.prefix });
@@ -100,6 +102,35 @@ export class DetectQueue {
     } catch {
       return false; // locked by a worker
     }
+  }
+
+  /** Removes a job whatever its state but running (a finished one too): for a task queued again. */
+  async removeJob(taskId: string): Promise<void> {
+    await this.queue.remove(taskId).catch(() => 0);
+  }
+
+  /**
+   * Where each task's job is, read from the jobs themselves (one pipelined HMGET each): `alive`
+   * (waiting, prioritized, delayed or running), `completed`, `failed` (with BullMQ's reason), or
+   * `absent`. For the reconciler, which looks for tasks whose job is gone or ended without them.
+   */
+  async jobStates(taskIds: string[]): Promise<JobState[]> {
+    if (taskIds.length === 0) return [];
+    const pipeline = this.connection.pipeline();
+    for (const id of taskIds) pipeline.hmget(this.queue.toKey(id), 'timestamp', 'finishedOn', 'failedReason');
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([err, fields]): JobState => {
+      if (err) throw err;
+      const [timestamp = null, finishedOn = null, failedReason = null] = fields as (string | null)[];
+      if (timestamp === null) return { state: 'absent' };
+      if (finishedOn === null) return { state: 'alive' };
+      return failedReason !== null ? { state: 'failed', reason: failedReason } : { state: 'completed' };
+    });
+  }
+
+  /** Jobs waiting for a worker (the wait list and the prioritized set), read by raw commands on any connection. */
+  static waitingKeys(prefix: string): { wait: string; prioritized: string } {
+    return { wait: `${prefix}:${DETECT_QUEUE}:wait`, prioritized: `${prefix}:${DETECT_QUEUE}:prioritized` };
   }
 
   /**

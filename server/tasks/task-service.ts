@@ -7,6 +7,8 @@
  */
 import type { Detection, ErrorInfo, ModelInfo, Task } from '../../shared/contract.ts';
 import { isFinalStatus, TRANSITIONS, type Transition } from '../../shared/task-lifecycle.ts';
+import type { AckEntry, AckJournal } from '../durability/ack-journal.ts';
+import type { ReplicationBarrier } from '../durability/replication-barrier.ts';
 import { annotate } from '../images/annotate.ts';
 import { LuaScript } from '../lua-script.ts';
 import type { DetectQueue, EnqueueOptions } from '../queue/detect-queue.ts';
@@ -34,21 +36,35 @@ export type ClaimResult =
   | { outcome: 'missing' }
   | { outcome: 'not-allowed'; status: string };
 
-export class TaskService {
-  /**
-   * Called once per server task that became final and has a callback URL (its own, else its
-   * owner's default; read by the same script that made it final: exactly one transition
-   * succeeds), to queue its webhook. Must not throw.
-   */
-  onFinal: ((task: Task, ownerId: string, callbackUrl: string) => Promise<void>) | undefined;
+/** What `create` needs besides the task: its queue place, and what a lost task is rebuilt with. */
+export interface CreateOptions extends EnqueueOptions {
+  /** The task's own callback URL (kept in Redis already; journaled so that a lost task gets it back). */
+  callbackUrl?: string | undefined;
+}
 
+/**
+ * What makes a 202 an acknowledgement that survives a failover: the replicas have the task (WAIT)
+ * and the journal in the storage names it (server/durability/). Without it (the CLI, workers),
+ * creating a task is its record and its job.
+ */
+export interface Acknowledgement {
+  barrier: ReplicationBarrier;
+  journal: AckJournal;
+}
+
+export class TaskService {
   /** Called once per album task that became final (the batch counts down to its own webhook). Must not throw. */
   onBatchTaskFinal: ((task: Task & { batch_id: string }, ownerId: string) => Promise<void>) | undefined;
+
+  /** Set by the API (server/compose.ts): each task is acknowledged only once replicated and journaled. */
+  acknowledgement: Acknowledgement | undefined;
 
   constructor(
     readonly store: TaskStore,
     private readonly queue: DetectQueue,
     private readonly blobs: BlobStore,
+    /** How long a task's webhook delivery state is kept (the task TTL). */
+    private readonly webhookStateTtlSeconds = store.ttlSeconds,
   ) {}
 
   private get redis() {
@@ -60,48 +76,159 @@ export class TaskService {
 
   /**
    * A new server task: its upload is stored first (content-addressed: the same bytes, the same
-   * file), then the record is made with its claim on the file (one script), then its job queued.
-   * Nothing is left behind when the id is taken or the queue refuses.
+   * file), then the record is made with its claim on the file (one script), then its job queued,
+   * then (in the API) it is acknowledged: on the replicas and in the journal. Nothing is left
+   * behind when the id is taken, the queue refuses, or the acknowledgement fails (then this
+   * throws `not_replicated`, and the same task sent again is made again).
    */
   async create(
     task: Task,
     ownerId: string,
     upload: { bytes: Uint8Array; extension: string },
-    queueOpts: EnqueueOptions = {},
+    opts: CreateOptions = {},
   ): Promise<CreateResult> {
     const uploadKey = await this.blobs.put('uploads', upload.bytes, upload.extension, task.image.sha256);
+    const result = await this.insert(task, ownerId, uploadKey);
+    if (result !== 'created') {
+      await this.store.dropUnclaimed(uploadKey);
+      return result;
+    }
+    try {
+      await this.queue.enqueue({ taskId: task.task_id, ownerId, uploadKey, params: task.params, task }, opts);
+    } catch (err) {
+      // Redis may be gone with the enqueue: then the record may stay, and the reconciler queues it.
+      await this.forget(task.task_id, ownerId).catch(() => {});
+      throw err;
+    }
+    await this.acknowledge({
+      v: 1,
+      task,
+      owner_id: ownerId,
+      upload_key: uploadKey,
+      callback_url: opts.callbackUrl,
+      album_backlog: opts.albumBacklog,
+    });
+    return 'created';
+  }
+
+  /**
+   * The same task sent again (`create` answered `exists`): its record may not be on the replicas
+   * yet either (the first answer was lost, or was a 503), so it is confirmed before a 202 too.
+   */
+  async confirmExisting(): Promise<void> {
+    await this.acknowledgement?.barrier.confirm();
+  }
+
+  /** The record (with its claim on the upload, and in the open tasks while not final), in one script. */
+  private async insert(task: Task, ownerId: string, uploadKey: string | null): Promise<CreateResult> {
     const k = this.keys;
+    const id = task.task_id;
     const result = (await CREATE.run(
       this.redis,
       [
-        k.task(task.task_id),
-        k.taskTombstone(task.task_id),
+        k.task(id),
+        k.taskTombstone(id),
         k.userTasks(ownerId),
         k.expiries,
-        k.taskBlobs(task.task_id),
-        k.blobRefs(uploadKey),
+        k.taskBlobs(id),
+        k.tasksOpen,
+        ...(uploadKey ? [k.blobRefs(uploadKey)] : []),
       ],
       [
-        task.task_id,
+        id,
         task.status,
         ownerId,
         JSON.stringify(task),
         Date.parse(task.created_at),
         this.store.ttlSeconds,
-        uploadKey,
+        ...(uploadKey ? [uploadKey] : []),
       ],
     )) as number;
-    if (result !== 1) {
-      await this.store.dropUnclaimed(uploadKey);
-      return result === 0 ? 'exists' : 'used';
+    return result === 1 ? 'created' : result === 0 ? 'exists' : 'used';
+  }
+
+  /**
+   * Acknowledged means replicated and journaled, both at once. When either fails, what was made is
+   * taken back (the journal entry first, so the reconciler never brings back a task answered 503)
+   * unless a worker holds it already: then the task stays, and the same task_id sent again gets it.
+   */
+  private async acknowledge(entry: AckEntry): Promise<void> {
+    const ack = this.acknowledgement;
+    if (!ack) return;
+    const [replicated, journaled] = await Promise.allSettled([ack.barrier.confirm(), ack.journal.record(entry)]);
+    if (replicated.status === 'fulfilled' && journaled.status === 'fulfilled') return;
+    const { task, owner_id: ownerId } = entry;
+    await ack.journal.remove(task).catch(() => {});
+    if (await this.queue.removeIfWaiting(task.task_id)) await this.forget(task.task_id, ownerId).catch(() => {});
+    throw replicated.status === 'rejected' ? replicated.reason : (journaled as PromiseRejectedResult).reason;
+  }
+
+  /**
+   * Brings back a task a failover lost (its journal entry: the record is gone and was not deleted):
+   * queued again when its upload is still stored, else failed with `task_lost`. Returns what was
+   * done, or `exists` when the record came back meanwhile.
+   */
+  async restore(entry: AckEntry, now = new Date()): Promise<'requeued' | 'failed' | 'exists'> {
+    const { task, owner_id: ownerId, upload_key: uploadKey } = entry;
+    const stored = await this.blobs.exists(uploadKey);
+    if (entry.callback_url) {
+      await this.redis.set(
+        this.keys.webhookTask(ownerId, task.task_id),
+        entry.callback_url,
+        'EX',
+        this.store.ttlSeconds,
+      );
     }
-    try {
-      await this.queue.enqueue({ taskId: task.task_id, ownerId, uploadKey, params: task.params, task }, queueOpts);
-    } catch (err) {
-      await this.forget(task.task_id, ownerId);
-      throw err;
+    const queued: Task = { ...task, status: 'queued' };
+    if ((await this.insert(queued, ownerId, stored ? uploadKey : null)) !== 'created') return 'exists';
+    if (stored) {
+      await this.queue.enqueue(
+        { taskId: task.task_id, ownerId, uploadKey, params: task.params, task: queued },
+        { albumBacklog: entry.album_backlog },
+      );
+      return 'requeued';
     }
-    return 'created';
+    await this.abandon(
+      { task: queued, ownerId },
+      { code: 'task_lost', message: 'the task was lost in a Redis failover and its upload is no longer stored' },
+      now,
+    );
+    return 'failed';
+  }
+
+  /**
+   * Ends a task that cannot run (queued or running): its job was given up without an outcome, or
+   * it was lost with its upload. Failed with `error`, with its push and webhook owed as for any end.
+   */
+  async abandon(
+    stored: Pick<StoredTask, 'task' | 'ownerId'>,
+    error: ErrorInfo,
+    now = new Date(),
+  ): Promise<TransitionResult> {
+    const failed: Task = {
+      ...stored.task,
+      status: 'failed',
+      finished_at: now.toISOString(),
+      timings: timingsOf(stored.task, now, stored.task.timings.inference_ms),
+      error,
+    };
+    return this.change(failed, stored.ownerId, 'abandon', null);
+  }
+
+  /** Queues a task's job again (the reconciler: its job is gone, or ended without recording an outcome). */
+  async requeue(stored: Pick<StoredTask, 'task' | 'ownerId'>): Promise<boolean> {
+    const id = stored.task.task_id;
+    const uploadKey = (await this.store.blobKeys(id)).find((key) => key.startsWith('uploads/'));
+    if (!uploadKey) return false;
+    await this.queue.removeJob(id);
+    await this.queue.enqueue({
+      taskId: id,
+      ownerId: stored.ownerId,
+      uploadKey,
+      params: stored.task.params,
+      task: stored.task,
+    });
+    return true;
   }
 
   /**
@@ -228,7 +355,13 @@ export class TaskService {
     const k = this.keys;
     const m = this.redis.multi();
     if (opts.tombstone) m.set(k.taskTombstone(id), '1', 'EX', this.store.ttlSeconds);
-    await m.del(k.task(id)).zrem(k.userTasks(ownerId), id).zrem(k.expiries, id).del(k.taskRuns(id)).exec();
+    await m
+      .del(k.task(id))
+      .zrem(k.userTasks(ownerId), id)
+      .zrem(k.expiries, id)
+      .zrem(k.tasksOpen, id)
+      .del(k.taskRuns(id))
+      .exec();
   }
 
   private async change(
@@ -238,8 +371,9 @@ export class TaskService {
     inferenceMs: number | null,
   ): Promise<TransitionResult> {
     const k = this.keys;
-    const owesPush = isFinalStatus(next.status) && next.source === 'server';
-    const r = (await TRANSITION.run(
+    const final = isFinalStatus(next.status);
+    const owesPush = final && next.source === 'server';
+    const [outcome] = (await TRANSITION.run(
       this.redis,
       [
         k.task(next.task_id),
@@ -248,6 +382,9 @@ export class TaskService {
         k.pushSubscriptions(ownerId),
         k.webhookUser(ownerId),
         k.webhookTask(ownerId, next.task_id),
+        k.tasksOpen,
+        k.webhookOutbox,
+        k.webhookState(next.task_id),
       ],
       [
         next.status,
@@ -258,11 +395,11 @@ export class TaskService {
         OUTBOX_MAX,
         inferenceMs === null ? '' : String(inferenceMs),
         INFERENCE_SAMPLES,
+        final ? '1' : '0',
+        this.webhookStateTtlSeconds,
         ...TRANSITIONS[transition].from,
       ],
-    )) as [number, (string | null)?];
-    const [outcome, callbackUrl] = r;
-    if (outcome === 1 && owesPush && callbackUrl) await this.onFinal?.(next, ownerId, callbackUrl);
+    )) as [number];
     if (outcome === 1 && owesPush && next.batch_id) {
       await this.onBatchTaskFinal?.(next as Task & { batch_id: string }, ownerId);
     }
