@@ -55,6 +55,31 @@ export interface QueueCounts {
   failed: number;
 }
 
+/**
+ * The work the workers have before them, for scaling on it (KEDA reads it from GET
+ * /metrics/backlog): jobs waiting in the wait list *and* in the prioritized set (album jobs: a
+ * trigger that reads only `…:wait`'s length sees none of them), delayed retries, and the jobs
+ * running now (scaling to zero while one runs would stop it).
+ */
+export interface Backlog {
+  backlog: number;
+  waiting: number;
+  prioritized: number;
+  delayed: number;
+  active: number;
+}
+
+export function backlogOf(c: QueueCounts): Backlog {
+  const waiting = c.waiting - c.batchWaiting;
+  return {
+    backlog: c.waiting + c.delayed + c.active,
+    waiting,
+    prioritized: c.batchWaiting,
+    delayed: c.delayed,
+    active: c.active,
+  };
+}
+
 export type JobState = { state: 'alive' | 'completed' | 'absent' } | { state: 'failed'; reason: string };
 
 export class DetectQueue {
