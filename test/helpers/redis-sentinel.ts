@@ -42,7 +42,7 @@ export interface SentinelTopology {
   waitForReplicaSynced(port: number, timeoutMs?: number): Promise<void>;
   /** SIGKILLs every process: data nodes and sentinels. */
   killAll(): Promise<void>;
-  /** Starts every process again from its config files. */
+  /** Starts every process again from its config files, the data nodes in the roles they had. */
   startAll(): Promise<void>;
   /** Stops everything and removes the directories. */
   destroy(): Promise<void>;
@@ -55,11 +55,14 @@ export async function startSentinelTopology(): Promise<SentinelTopology> {
   const nodes: DataNode[] = [];
   const sentinelProcs = new Map<number, ChildProcess>();
   const sentinelPorts: number[] = [];
+  let lastPrimary: number | undefined;
 
-  const startNode = async (node: DataNode, replicaOf?: number) => {
+  /** `replicaOf`: a port, or null to start as a primary whatever its config file says. */
+  const startNode = async (node: DataNode, replicaOf?: number | null) => {
     const conf = path.join(node.dir, 'redis.conf');
     const args = [conf];
-    if (replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(replicaOf));
+    if (replicaOf === null) args.push('--replicaof', 'no', 'one');
+    else if (replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(replicaOf));
     node.proc = spawn('redis-server', args, { stdio: 'ignore' });
     await waitFor(node.port, async (r) => (await r.ping()) === 'PONG', 'PING');
   };
@@ -153,10 +156,13 @@ export async function startSentinelTopology(): Promise<SentinelTopology> {
       );
     },
     async killAll() {
+      lastPrimary = await primaryPort().catch(() => lastPrimary);
       await Promise.all([...nodes.map((n) => kill(n.proc)), ...[...sentinelProcs.values()].map(kill)]);
     },
     async startAll() {
-      await Promise.all(nodes.map((n) => startNode(n)));
+      // Each in the role it had (an operator's restart: a config file need not say it).
+      const primary = lastPrimary ?? nodes[0]?.port;
+      await Promise.all(nodes.map((n) => startNode(n, n.port === primary ? null : primary)));
       for (const port of sentinelPorts) await startSentinel(port);
     },
     async destroy() {
