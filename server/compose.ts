@@ -10,6 +10,7 @@ import type { Config } from './config.ts';
 import { AckJournal } from './durability/ack-journal.ts';
 import { ReplicationBarrier } from './durability/replication-barrier.ts';
 import type { Logger } from './log.ts';
+import { defineAllScripts } from './lua-script.ts';
 import { OutboundClient } from './net/outbound.ts';
 import { PushSubscriptionStore } from './push/subscription-store.ts';
 import { DetectQueue } from './queue/detect-queue.ts';
@@ -64,6 +65,8 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
   // worker's and the CLI's connections build no automatic pipelines, so they share theirs.
   const queueRedis =
     role === 'api' ? connectRedis(target, 'twinlens-api-queues', { failFast: true, unpipelined: true }) : redis;
+  // Before its first command: the API's connection pipelines automatically (see defineAllScripts).
+  defineAllScripts(redis);
   const k = keys(config.REDIS_PREFIX);
   const blobs = await openBlobStore(config);
   // The CLI manages users: it needs no storage (and should work while storage is down).

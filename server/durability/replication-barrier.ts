@@ -117,7 +117,12 @@ export class ReplicationBarrier {
   /** Whether the primary has a replica now (see the module comment). */
   private async detect(): Promise<number> {
     const { target } = this.opts;
-    if (this.redis instanceof Cluster) return this.redis.nodes('slave').length > 0 ? 1 : 0;
+    if (this.redis instanceof Cluster) {
+      // CLUSTER NODES: one line per node, its flags third (`slave`: a replica). The client itself
+      // knows replicas only when it reads from them.
+      const nodes = String(await this.redis.cluster('NODES'));
+      return nodes.split('\n').some((line) => line.split(' ')[2]?.split(',').includes('slave')) ? 1 : 0;
+    }
     if (target.sentinels) return (await sentinelReplicas(target)) > 0 ? 1 : 0;
     const info = await this.redis.info('replication');
     const attached = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);

@@ -244,7 +244,7 @@ export function taskRoutes(deps: TaskDeps) {
       // both sending a task made offline): the same answer, the task as it is now.
       const existing = await deps.store.get(task.task_id);
       if (existing && existing.ownerId === user.id) {
-        await deps.tasks.confirmExisting();
+        await deps.tasks.confirmExisting(existing, callbackUrl ?? undefined);
         return c.json(existing.task, 202, { Location: `/api/v1/tasks/${task.task_id}` });
       }
       throw new TwinlensError('conflict', 'this task_id is taken; choose another');

@@ -112,11 +112,18 @@ export class TaskService {
   }
 
   /**
-   * The same task sent again (`create` answered `exists`): its record may not be on the replicas
-   * yet either (the first answer was lost, or was a 503), so it is confirmed before a 202 too.
+   * The same task sent again (`create` answered `exists`, and it is the caller's): its record may not
+   * be on the replicas or in the journal yet (the first answer was lost, or was a 503 while a worker
+   * already held it), so it is acknowledged before a 202 too.
    */
-  async confirmExisting(): Promise<void> {
-    await this.acknowledgement?.barrier.confirm();
+  async confirmExisting(stored: Pick<StoredTask, 'task' | 'ownerId'>, callbackUrl?: string): Promise<void> {
+    const ack = this.acknowledgement;
+    if (!ack) return;
+    const uploadKey = (await this.store.blobKeys(stored.task.task_id)).find((key) => key.startsWith('uploads/'));
+    const entry: AckEntry | undefined = uploadKey
+      ? { v: 1, task: stored.task, owner_id: stored.ownerId, upload_key: uploadKey, callback_url: callbackUrl }
+      : undefined;
+    await Promise.all([ack.barrier.confirm(), entry && ack.journal.record(entry)]);
   }
 
   /** The record (with its claim on the upload, and in the open tasks while not final), in one script. */
@@ -179,7 +186,7 @@ export class TaskService {
         this.store.ttlSeconds,
       );
     }
-    const queued: Task = { ...task, status: 'queued' };
+    const queued: Task = { ...task, status: 'queued', started_at: null, finished_at: null, model: null, error: null };
     if ((await this.insert(queued, ownerId, stored ? uploadKey : null)) !== 'created') return 'exists';
     if (stored) {
       await this.queue.enqueue(
