@@ -7,6 +7,9 @@
  * shown, and an album of 8 photos split between the device and the server against device-only
  * and server-only.
  * Environment: RUNS (steady-state inferences per backend, default 5), IMAGE (a test fixture).
+ * VISITS=1: instead, a newcomer's photos: the four fixture photos (colour and grayscale) chosen one
+ * after another on a first visit (software WebGPU and WebGL on offer, so there is measuring to do) and
+ * on the next visit, each timed from the choice to its result shown; ROUNDS (default 3) such pairs.
  * BASELINE_WEB=<dir>: instead, the next-visit scenarios against this build and against another build
  * of the web app (e.g. an earlier commit's `dist/web`), alternating, in one run: the same-run baseline.
  */
@@ -22,6 +25,38 @@ const IMAGE = process.env.IMAGE ?? 'astronaut.png';
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? Number.NaN;
 const f = (n: number | null | undefined) => (n == null || Number.isNaN(n) ? '–' : `${Math.round(n)}`);
 
+/**
+ * Chooses one photo; ms from the file input's `change` (the photo handed to the page: what the browser
+ * does when its picker closes; not Playwright's transfer of the file) to the page showing its result:
+ * its row final and the result view on that task (photo, boxes, list). `view` false: the row only
+ * (builds before 2026-11-29 do not mark the result view).
+ */
+async function timeToResult(
+  page: Awaited<ReturnType<typeof openApp>>['page'],
+  photo: string,
+  view = true,
+): Promise<{ ms: number }> {
+  const before = await page.locator('#history li.task').count();
+  // (A string: tsx would wrap named functions in a helper the page does not have.)
+  const shown = page.evaluate<number>(`new Promise((resolve, reject) => {
+    let chosenAt = null;
+    document.addEventListener('change', () => { chosenAt ??= performance.now(); }, { capture: true, once: true });
+    const observer = new MutationObserver(() => {
+      const rows = document.querySelectorAll('#history li.task');
+      const first = rows[0];
+      const final = first?.dataset.status === 'succeeded' || first?.dataset.status === 'failed';
+      if (chosenAt === null || rows.length <= ${before} || !final) return;
+      if (${view} && document.getElementById('result')?.dataset.shown !== first.dataset.taskId) return;
+      observer.disconnect();
+      resolve(performance.now() - chosenAt);
+    });
+    observer.observe(document.body, { subtree: true, childList: true, attributes: true });
+    setTimeout(() => reject(new Error('no result in 600 s')), 600000);
+  })`);
+  await page.setInputFiles('#files', path.join(FIXTURES, photo));
+  return { ms: await shown };
+}
+
 /** `view`: the result view must show the task too (builds before 2026-11-29 do not mark it: row only). */
 async function runTasks(
   page: Awaited<ReturnType<typeof openApp>>['page'],
@@ -30,28 +65,7 @@ async function runTasks(
 ): Promise<{ tasks: Task[]; wall: number[] }> {
   const wall: number[] = [];
   for (let i = 0; i < n; i++) {
-    const before = await page.locator('#history li.task').count();
-    // Timed in the page, from the file input's `change` (the photo handed to the page: what the
-    // browser does when its picker closes; not Playwright's transfer of the file) to the moment the
-    // page shows the result: its row final and the result view on that task (photo, boxes, list).
-    // (A string: tsx would wrap named functions in a helper the page does not have.)
-    const shown = page.evaluate<number>(`new Promise((resolve, reject) => {
-      let chosenAt = null;
-      document.addEventListener('change', () => { chosenAt ??= performance.now(); }, { capture: true, once: true });
-      const observer = new MutationObserver(() => {
-        const rows = document.querySelectorAll('#history li.task');
-        const first = rows[0];
-        const final = first?.dataset.status === 'succeeded' || first?.dataset.status === 'failed';
-        if (chosenAt === null || rows.length <= ${before} || !final) return;
-        if (${view} && document.getElementById('result')?.dataset.shown !== first.dataset.taskId) return;
-        observer.disconnect();
-        resolve(performance.now() - chosenAt);
-      });
-      observer.observe(document.body, { subtree: true, childList: true, attributes: true });
-      setTimeout(() => reject(new Error('no result in 600 s')), 600000);
-    })`);
-    await page.setInputFiles('#files', path.join(FIXTURES, IMAGE));
-    wall.push(await shown);
+    wall.push((await timeToResult(page, IMAGE, view)).ms);
     if (process.env.DEBUG) console.error(`  run ${i + 1}/${n}: ${Math.round(wall.at(-1) ?? 0)} ms`);
   }
   const tasks = (await exportedTasks(page))
@@ -128,6 +142,59 @@ async function scenario(
 }
 
 let sys = await startSystem({ workers: 1 });
+
+if (process.env.VISITS) {
+  const photos = ['astronaut.png', 'coffee.png', 'chelsea.png', 'camera.png'];
+  const rounds = Number(process.env.ROUNDS ?? 3);
+  // With BASELINE_WEB, the same rounds on another build of the web app too, alternating (same run).
+  const builds: Record<string, string> = { now: sys.env.WEB_DIR as string };
+  if (process.env.BASELINE_WEB) builds.baseline = path.resolve(process.env.BASELINE_WEB);
+  const lines: string[] = [];
+  const all: Record<string, number[]> = {};
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const [build, webDir] of Object.entries(builds)) {
+        await sys.stop();
+        sys = await startSystem({ workers: 1, env: { WEB_DIR: webDir } });
+        let profile: string | undefined;
+        for (const visit of ['first', 'next'] as const) {
+          const b = await openApp(sys.baseUrl, { webgpu: true, keepProfile: visit === 'first', profile });
+          profile = b.profile;
+          try {
+            await b.page.waitForSelector('#where[data-backend]', { timeout: 300_000 });
+            const wall: number[] = [];
+            for (const photo of photos) {
+              // A pause as a person takes between photos, long enough for the background measuring to start.
+              await new Promise((r) => setTimeout(r, 2500));
+              wall.push((await timeToResult(b.page, photo)).ms);
+            }
+            const key = `${build}, ${visit} visit`;
+            all[key] = [...(all[key] ?? []), ...wall];
+            lines.push(`| ${round} | ${key} | ${wall.map(f).join(' | ')} |`);
+            console.error(`round ${round}, ${key}: ${wall.map(f).join(' ')} ms`);
+            // The first visit is left to finish measuring (the next visit reads it).
+            if (visit === 'first') await b.page.waitForSelector('#where[data-measured]', { timeout: 300_000 });
+          } finally {
+            await b.close();
+          }
+        }
+      }
+    }
+  } finally {
+    await sys.stop();
+  }
+  console.log(
+    `bench:web VISITS=1${process.env.BASELINE_WEB ? ` BASELINE_WEB=${builds.baseline}` : ''}, ${rounds} rounds, ${os.cpus().length} cores (${os.cpus()[0]?.model}), headless Chromium`,
+  );
+  console.log('(ms from choosing a photo to its result shown; 2.5 s between photos)\n');
+  console.log(`| round | build, visit | ${photos.join(' | ')} |`);
+  console.log(`| --- | --- | ${photos.map(() => '---').join(' | ')} |`);
+  console.log(lines.join('\n'));
+  console.log('');
+  for (const [key, xs] of Object.entries(all))
+    console.log(`${key}: p50 ${f(p50(xs))} ms, max ${f(Math.max(...xs))} ms`);
+  process.exit(0);
+}
 
 if (process.env.BASELINE_WEB) {
   // The same run, alternating builds (a noisy machine drifts): this one, the baseline, this one, the baseline.

@@ -175,6 +175,12 @@ export const UserSchema = z
   .meta({ id: 'User' });
 export type User = z.infer<typeof UserSchema>;
 
+/** Who is logged in on this request, if anyone: a question that is not an error when nobody is. */
+export const SessionStateSchema = z
+  .object({ user: UserSchema.nullable().meta({ description: 'null when not logged in' }) })
+  .meta({ id: 'SessionState' });
+export type SessionState = z.infer<typeof SessionStateSchema>;
+
 export const USERNAME_PATTERN = /^[a-zA-Z0-9_.-]{1,64}$/;
 
 export const LoginRequestSchema = z

@@ -29,6 +29,8 @@ export const APP_PERMISSIONS_POLICY = 'camera=(), microphone=(), geolocation=(),
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** The entry points that name the hashed files: always revalidated, so a new build is seen at once. */
 export const NO_CACHE = 'no-cache';
+/** Unhashed files that rarely change (icons, robots.txt): a day, then revalidated in the background. */
+export const A_DAY = 'public, max-age=86400, stale-while-revalidate=604800';
 
 /** Cache-Control for a path of the web app (null: the server's default). */
 export function cacheControlFor(pathname: string): string | null {
@@ -37,5 +39,6 @@ export function cacheControlFor(pathname: string): string | null {
     return NO_CACHE;
   }
   if (/^\/workbox-[\w-]+\.js$/.test(pathname)) return NO_CACHE;
+  if (/^\/(icons\/[\w.-]+\.png|favicon\.png|robots\.txt)$/.test(pathname)) return A_DAY;
   return null;
 }

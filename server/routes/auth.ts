@@ -1,7 +1,7 @@
-/** POST /auth/login, POST /auth/logout, GET /auth/me. */
+/** POST /auth/login, POST /auth/logout, GET /auth/me, GET /auth/session. */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { LoginRequestSchema, LoginResponseSchema, UserSchema } from '../../shared/contract.ts';
+import { LoginRequestSchema, LoginResponseSchema, SessionStateSchema, UserSchema } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
 import type { LoginLimiter } from '../auth/login-limiter.ts';
 import { readToken, requireUser, SESSION_COOKIE } from '../auth/middleware.ts';
@@ -61,6 +61,18 @@ const me = createRoute({
   },
 });
 
+const session = createRoute({
+  method: 'get',
+  path: '/auth/session',
+  tags: ['auth'],
+  summary: 'Who is logged in, if anyone (200 either way)',
+  description:
+    'For a page that asks on every visit: `{user: null}` when nobody is logged in, where `/auth/me` answers 401 (an error in the browser console).',
+  responses: {
+    200: { description: 'The user, or null', content: { 'application/json': { schema: SessionStateSchema } } },
+  },
+});
+
 export function authRoutes(deps: AuthDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: deps.validationHook });
   const auth = requireUser(deps.sessions);
@@ -111,6 +123,12 @@ export function authRoutes(deps: AuthDeps) {
 
   app.use(me.path, auth);
   app.openapi(me, (c) => c.json(c.get('user'), 200));
+
+  app.openapi(session, async (c) => {
+    const token = readToken(c.req.header('authorization'), getCookie(c, SESSION_COOKIE));
+    const found = token ? await deps.sessions.lookup(token) : null;
+    return c.json({ user: found?.user ?? null }, 200);
+  });
 
   return app;
 }

@@ -6,7 +6,16 @@
  * after a cancel can never overwrite a final state: each task has exactly one outcome.
  */
 import type { Detection, ErrorInfo, ModelInfo, Task } from '../../shared/contract.ts';
-import { isFinalStatus, TRANSITIONS, type Transition } from '../../shared/task-lifecycle.ts';
+import {
+  cancelTask,
+  canTransition,
+  claimTask,
+  failTask,
+  isFinalStatus,
+  succeedTask,
+  TRANSITIONS,
+  type Transition,
+} from '../../shared/task-lifecycle.ts';
 import type { AckEntry, AckJournal } from '../durability/ack-journal.ts';
 import type { ReplicationBarrier } from '../durability/replication-barrier.ts';
 import { annotate } from '../images/annotate.ts';
@@ -212,13 +221,8 @@ export class TaskService {
     error: ErrorInfo,
     now = new Date(),
   ): Promise<TransitionResult> {
-    const failed: Task = {
-      ...stored.task,
-      status: 'failed',
-      finished_at: now.toISOString(),
-      timings: timingsOf(stored.task, now, stored.task.timings.inference_ms),
-      error,
-    };
+    // Failed from where it stopped (a queued one as if claimed now); Redis checks the change as `abandon`.
+    const failed = failTask(stored.task, error, now);
     return this.change(failed, stored.ownerId, 'abandon', null);
   }
 
@@ -245,7 +249,9 @@ export class TaskService {
   async claim(taskId: string, model: ModelInfo, queued?: Task): Promise<ClaimResult> {
     const created = queued ?? (await this.store.get(taskId))?.task;
     if (!created) return { outcome: 'missing' };
-    const running: Task = { ...created, status: 'running', started_at: new Date().toISOString(), model };
+    // Read from the record (not the job): it may be final already, as Redis would also say.
+    if (!canTransition(created.status, 'claim')) return { outcome: 'not-allowed', status: created.status };
+    const running = claimTask(created, { model });
     const reply = (await CLAIM.run(
       this.redis,
       [this.keys.task(taskId), this.keys.taskRuns(taskId)],
@@ -267,18 +273,7 @@ export class TaskService {
     tiled: { tiles: number; tileMs: number | null } = { tiles: 0, tileMs: null },
     now = new Date(),
   ): Promise<{ outcome: TransitionResult; task: Task }> {
-    const done: Task = {
-      ...running,
-      status: 'succeeded',
-      finished_at: now.toISOString(),
-      detections,
-      timings: {
-        ...timingsOf(running, now, Math.round(inferenceMs * 10) / 10),
-        tiles: tiled.tiles,
-        tile_ms: tiled.tileMs === null ? null : Math.round(tiled.tileMs * 10) / 10,
-      },
-      error: null,
-    };
+    const done = succeedTask(running, { detections, inferenceMs, tiles: tiled.tiles, tileMs: tiled.tileMs }, now);
     return { outcome: await this.change(done, ownerId, 'succeed', done.timings.inference_ms), task: done };
   }
 
@@ -289,13 +284,7 @@ export class TaskService {
     error: ErrorInfo,
     now = new Date(),
   ): Promise<{ outcome: TransitionResult; task: Task }> {
-    const failed: Task = {
-      ...running,
-      status: 'failed',
-      finished_at: now.toISOString(),
-      timings: timingsOf(running, now, running.timings.inference_ms),
-      error,
-    };
+    const failed = failTask(running, error, now);
     return { outcome: await this.change(failed, ownerId, 'fail', null), task: failed };
   }
 
@@ -322,7 +311,7 @@ export class TaskService {
     const { task, ownerId } = stored;
     if (isFinalStatus(task.status)) return null;
     await this.queue.removeIfWaiting(task.task_id);
-    const canceled: Task = { ...task, status: 'canceled', finished_at: new Date().toISOString(), error: null };
+    const canceled = cancelTask(task);
     if ((await this.change(canceled, ownerId, 'cancel', null)) !== 'ok') return null;
     await this.store.releaseAllBlobs(task.task_id);
     return canceled;
@@ -416,18 +405,4 @@ export class TaskService {
 
 function event(task: Task): string {
   return JSON.stringify({ task_id: task.task_id, status: task.status } satisfies TaskEvent);
-}
-
-/**
- * Queue time to the first attempt's start (a retried task's wait is not counted twice), total to
- * now; never negative, even when the API's and a worker host's clocks disagree a little.
- */
-function timingsOf(task: Task, now: Date, inferenceMs: number | null): Task['timings'] {
-  const created = Date.parse(task.created_at);
-  const started = task.started_at ? Date.parse(task.started_at) : now.getTime();
-  return {
-    queue_ms: Math.max(0, started - created),
-    inference_ms: inferenceMs,
-    total_ms: Math.max(0, now.getTime() - created),
-  };
 }

@@ -11,7 +11,10 @@ import {
   type DetectParams,
   type LoginResponse,
   LoginResponseSchema,
+  PushPublicKeySchema,
+  type PushSubscription,
   type RouteDecision,
+  SessionStateSchema,
   type Stats,
   StatsSchema,
   type Task,
@@ -92,6 +95,34 @@ export class TwinlensClient {
       if (err instanceof TwinlensApiError && err.status === 401) return null;
       throw err;
     }
+  }
+
+  /** The logged-in user, or null: one 200 either way (no 401 to log when nobody is logged in). */
+  async session(): Promise<User | null> {
+    return SessionStateSchema.parse(await this.json('GET', '/api/v1/auth/session')).user;
+  }
+
+  /** The server's VAPID public key, for `pushManager.subscribe`. */
+  async pushPublicKey(): Promise<string> {
+    return PushPublicKeySchema.parse(await this.json('GET', '/api/v1/push/public-key')).public_key;
+  }
+
+  /** Registers a browser's push subscription (`PushSubscription.toJSON()`) for this user's finished tasks. */
+  async addPushSubscription(subscription: PushSubscription): Promise<void> {
+    await this.request('POST', '/api/v1/push/subscriptions', {
+      body: JSON.stringify(subscription),
+      headers: { 'content-type': 'application/json' },
+    });
+  }
+
+  /** Where POST /tasks goes (for a caller that sends the form itself, e.g. with XHR for upload progress). */
+  tasksUrl(): string {
+    return `${this.baseUrl}/api/v1/tasks`;
+  }
+
+  /** A task's Server-Sent Events stream (`event: task`), for an EventSource. */
+  taskEventsUrl(id: string): string {
+    return `${this.baseUrl}/api/v1/tasks/${encodeURIComponent(id)}/events`;
   }
 
   /** The upload form (also for callers that send it themselves, e.g. with upload progress). */

@@ -77,6 +77,20 @@ describe('auth', () => {
     expect((await fetch(`${sys.baseUrl}/api/v1/auth/me`, { headers: auth(token) })).status).toBe(401);
   });
 
+  it('/auth/session says who is logged in with a 200 either way (the page asks on every visit)', async () => {
+    const token = await login(sys.baseUrl, sys.admin.username, sys.admin.password);
+    const session = async (headers: Record<string, string> = {}) => {
+      const res = await fetch(`${sys.baseUrl}/api/v1/auth/session`, { headers });
+      expect(res.status).toBe(200);
+      return res.json();
+    };
+    expect(await session()).toEqual({ user: null });
+    expect(await session(auth('x'.repeat(43)))).toEqual({ user: null });
+    expect(await session(auth(token))).toMatchObject({ user: { username: 'alice', role: 'admin' } });
+    await fetch(`${sys.baseUrl}/api/v1/auth/logout`, { method: 'POST', headers: auth(token) });
+    expect(await session(auth(token))).toEqual({ user: null });
+  });
+
   it('user B cannot see user A’s task (404, like an unknown id), nor list it, nor delete it', async () => {
     const added = await cli(['users', 'add', 'bob'], 'bobs-password-123\n');
     expect(added.code, added.out).toBe(0);

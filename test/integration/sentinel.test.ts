@@ -2,9 +2,9 @@
  * Twinlens on a Sentinel-managed Redis of the test's own (a primary, a replica, three sentinels on
  * 127.0.0.1; test/helpers/redis-sentinel.ts), with the real API and worker processes:
  *
- * - acknowledged means replicated: with the replica frozen (SIGSTOP), an upload is answered 503
- *   `not_replicated` with Retry-After and nothing of it is kept; thawed, the same task_id is
- *   accepted and runs;
+ * - acknowledged means replicated: with the replica frozen (SIGSTOP), an upload (or an album) is
+ *   answered 503 `not_replicated` with Retry-After and nothing of it is kept; thawed, the same
+ *   task_id is accepted and runs;
  * - a task acknowledged on the old primary and lost with it (its replica cut off first, WAIT off so
  *   that it is acknowledged at all) is found by the reconciliation in the acknowledgement journal
  *   after the failover: re-queued when its upload is stored (it succeeds), failed `task_lost` when not.
@@ -80,6 +80,21 @@ describe('Sentinel', () => {
     expect(fs.existsSync(path.join(sys.dataDir, 'acks', folder, `${taskId}.json`))).toBe(false);
     const missing = await fetch(`${sys.baseUrl}/api/v1/tasks/${taskId}`, { headers: auth(token) });
     expect(missing.status).toBe(404);
+    // The same for an album: 503, and no batch left behind.
+    process.kill(replicaPid, 'SIGSTOP');
+    let album: Response;
+    try {
+      const form = new FormData();
+      for (const f of ['coffee.png', 'astronaut.png']) form.append('image', new Blob([new Uint8Array(fixture(f))]), f);
+      album = await fetch(`${sys.baseUrl}/api/v1/batches`, { method: 'POST', headers: auth(token), body: form });
+    } finally {
+      process.kill(replicaPid, 'SIGCONT');
+    }
+    expect(album.status).toBe(503);
+    expect(album.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(((await album.json()) as { error: { code: string } }).error.code).toBe('not_replicated');
+    const batches = await fetch(`${sys.baseUrl}/api/v1/batches`, { headers: auth(token) });
+    expect(((await batches.json()) as { items: unknown[] }).items).toEqual([]);
 
     // The client sends it again, with the same task_id, as the 503 says.
     await topo.waitForReplicaSynced(await topo.replicaPort());

@@ -47,4 +47,19 @@ describe('static files', () => {
       expect(res.headers.get('cache-control'), entry).toBe('no-cache');
     }
   });
+
+  it('robots.txt is a robots file, not the page; icons are cached for a day', async () => {
+    const robots = await ctx.api.request('/robots.txt');
+    expect(robots.status).toBe(200);
+    expect(robots.headers.get('content-type')).toMatch(/^text\/plain/);
+    const text = await robots.text();
+    expect(text).toMatch(/^User-agent: \*$/m);
+    expect(text).not.toMatch(/<html/i);
+    expect(robots.headers.get('cache-control')).toBe('public, max-age=86400, stale-while-revalidate=604800');
+    for (const icon of ['/icons/icon-192.png', '/favicon.png']) {
+      const res = await ctx.api.request(icon);
+      expect(res.status, icon).toBe(200);
+      expect(res.headers.get('cache-control'), icon).toBe('public, max-age=86400, stale-while-revalidate=604800');
+    }
+  });
 });

@@ -1,13 +1,14 @@
 /**
  * How the other device backends are measured in the background (web/src/detection/backends.ts
- * `measureRest`): the budget each gets, what a stop is recorded as, and that none starts while the
- * device has photos to run. The measuring itself (real workers, the real model) is exercised in
+ * `measureRest`): the budget each gets, what a stop is recorded as, that none starts while the
+ * device has photos to run, and that one preempted by a photo is measured again later. The measuring itself (real workers, the real model) is exercised in
  * Chromium by test/e2e/device.test.ts and routing.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import {
   type BackendResult,
   describeMeasurement,
+  MAX_PREEMPTIONS,
   MIN_BUDGET_MS,
   measureRest,
   STOP_FACTOR,
@@ -36,14 +37,49 @@ describe('measureRest', () => {
     expect(budgets).toEqual([budget]);
   });
 
+  it('measures a candidate preempted by a photo again after the next quiet spell, recording it once', async () => {
+    const calls: string[] = [];
+    let quiets = 0;
+    const results = await measureRest(
+      ['webgl'],
+      [wasm],
+      async (b) => {
+        calls.push(b);
+        return calls.length === 1 ? 'preempted' : { msPerPass: 900 };
+      },
+      () => undefined,
+      async () => {
+        quiets++;
+      },
+    );
+    expect(calls).toEqual(['webgl', 'webgl']);
+    expect(quiets).toBe(2);
+    expect(results).toEqual([wasm, { backend: 'webgl', msPerPass: 900, elapsedMs: expect.any(Number) }]);
+  });
+
+  it('records a candidate preempted every time as stopped (a device this busy keeps its backend)', async () => {
+    let calls = 0;
+    const results = await measureRest(
+      ['webgl'],
+      [wasm],
+      async () => {
+        calls++;
+        return 'preempted';
+      },
+      () => undefined,
+    );
+    expect(calls).toBe(MAX_PREEMPTIONS + 1);
+    expect(results.at(-1)).toMatchObject({ backend: 'webgl', msPerPass: null, note: 'stopped' });
+  });
+
   it('records a candidate that ran out of its budget as stopped, one that failed at once as failed', async () => {
     const results = await measureRest(
       ['webgpu', 'webgl'],
       [wasm],
       async (b, budget) => {
-        if (b === 'webgl') return null;
+        if (b === 'webgl') return 'failed';
         await new Promise((r) => setTimeout(r, budget));
-        return null;
+        return 'stopped';
       },
       () => undefined,
     );

@@ -9,9 +9,9 @@ import { clientsClaim } from 'workbox-core';
 import { cleanupOutdatedCaches, createHandlerBoundToURL, precacheAndRoute } from 'workbox-precaching';
 import { NavigationRoute, registerRoute } from 'workbox-routing';
 import { DEFAULT_MIN_SCORE, PushMessageSchema, type Task } from '../../shared/contract.ts';
-import { getTask } from './server/api.ts';
-import { SYNC_TAG, uploadPending } from './server/pending.ts';
-import { updateTask } from './store.ts';
+import { getTask } from './api/client.ts';
+import { SYNC_TAG, uploadPending } from './api/pending.ts';
+import { updateTask } from './history/db.ts';
 import type { ServiceWorkerMessage } from './sw-messages.ts';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: (string | { url: string; revision: string | null })[] };
@@ -37,7 +37,7 @@ self.addEventListener('sync', (event) => {
   if (e.tag !== SYNC_TAG) return;
   e.waitUntil(
     uploadPending().then(async (sent) => {
-      if (sent.length) await tellPages({ type: 'pending-sent' });
+      if (sent.length) await tellPages({ type: 'pending-sent', tasks: sent });
     }),
   );
 });

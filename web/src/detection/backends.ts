@@ -21,6 +21,8 @@ export interface BackendResult {
   note?: 'stopped' | 'failed';
   /** How long measuring it took (to the stop, for a stopped one). */
   elapsedMs: number;
+  /** One layer of the model's kind, run on it (ms, compiled): the cheap first round (see LAYER_STOP_FACTOR). */
+  layerMs?: number;
 }
 
 export interface Measurement {
@@ -35,6 +37,14 @@ export const MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 export const STOP_FACTOR = 10;
 /** …but never before this (loading the model and compiling kernels takes a moment on any backend). */
 export const MIN_BUDGET_MS = 3000;
+/**
+ * A candidate first runs one layer like the model's (one conv2d, compiled, timed); if that takes more
+ * than this many times what it takes on the best backend so far, it is stopped there: it cannot win.
+ * Why a first round: a software GPU adapter (SwiftShader, where there is no GPU) compiles the whole
+ * model's shaders in the browser's GPU process, tens of seconds that terminating the worker does not
+ * stop and that freeze the page's display meanwhile; one layer is one shader.
+ */
+export const LAYER_STOP_FACTOR = 3;
 
 export const BACKEND_NAMES: Record<DeviceBackend, string> = { wasm: 'WebAssembly', webgl: 'WebGL', webgpu: 'WebGPU' };
 
@@ -51,7 +61,22 @@ const db = () =>
 
 /** What identifies a measurement: this browser on this device (GPU adapter) and the model's version. */
 export function deviceKey(probe: GpuProbe): string {
-  return [navigator.userAgent, probe.adapter ?? 'no-webgpu', `${CENTERNET.name}@${CENTERNET.version}`].join(' | ');
+  return [
+    navigator.userAgent,
+    probe.adapter ?? 'no-webgpu',
+    probe.renderer ?? 'no-webgl',
+    `${CENTERNET.name}@${CENTERNET.version}`,
+  ].join(' | ');
+}
+
+/**
+ * Whether a backend runs on a software rasteriser here (a WebGPU fallback adapter, a WebGL renderer
+ * such as SwiftShader or llvmpipe): the CPU pretending to be a GPU. Still measured, but only after a
+ * long idle spell (see SOFTWARE_QUIET_MS): its shaders compile in the browser's GPU process, work
+ * that stopping the measuring worker does not stop.
+ */
+export function isSoftware(probe: GpuProbe, backend: DeviceBackend): boolean {
+  return (backend === 'webgpu' && probe.webgpu === 'software') || (backend === 'webgl' && probe.webgl === 'software');
 }
 
 export async function loadMeasurement(key: string): Promise<Measurement | undefined> {
@@ -62,20 +87,13 @@ export async function saveMeasurement(m: Measurement): Promise<void> {
   await (await db()).put('measurements', m);
 }
 
-/** The backends this browser offers, the likely winner first. */
+/** The backends this browser offers, the likely winner first and software rasterisers last. */
 export function candidates(probe: GpuProbe, only?: DeviceBackend[]): DeviceBackend[] {
   const offered: DeviceBackend[] = probe.webgpu === 'hardware' ? ['webgpu', 'wasm'] : ['wasm'];
+  if (probe.webgl === 'hardware') offered.push('webgl');
   if (probe.webgpu === 'software') offered.push('webgpu');
-  if (hasWebGl2()) offered.push('webgl');
+  if (probe.webgl === 'software') offered.push('webgl');
   return only?.length ? offered.filter((b) => only.includes(b)) : offered;
-}
-
-function hasWebGl2(): boolean {
-  try {
-    return !!new OffscreenCanvas(1, 1).getContext('webgl2');
-  } catch {
-    return false;
-  }
 }
 
 /** Fastest first; those that did not finish last. */
@@ -104,33 +122,61 @@ export function describeMeasurement(m: Pick<Measurement, 'results'>): string {
     .join('; ');
 }
 
+/** How measuring one candidate ended: its time, or why there is none. */
+export type MeasureOutcome =
+  | { msPerPass: number; layerMs?: number }
+  /** Its one layer was far slower than on the best backend: stopped after that first round. */
+  | { slowerLayerMs: number }
+  /** It ran out of its budget (slower than the best by far): recorded as such. */
+  | 'stopped'
+  /** It does not run here. */
+  | 'failed'
+  /** A photo arrived and took the device: not recorded; measured again once the device is quiet. */
+  | 'preempted';
+
 /**
  * Measures the backends not measured yet, one at a time, each with a budget set by the best so
  * far; calls `onResult` after each (so a faster backend is used as soon as it is known).
  * `quiet`: resolves when the device has no photo to run; each candidate waits for it, since
- * measuring one takes seconds of CPU that the user's photos would otherwise share.
+ * measuring one takes seconds of CPU that the user's photos would otherwise share. A candidate
+ * preempted by a photo is measured again after the next quiet spell (at most `MAX_PREEMPTIONS` times).
  */
 export async function measureRest(
   todo: DeviceBackend[],
   known: BackendResult[],
-  measure: (b: DeviceBackend, budgetMs: number) => Promise<{ msPerPass: number } | null>,
+  measure: (b: DeviceBackend, budgetMs: number, layerLimitMs: number | null) => Promise<MeasureOutcome>,
   onResult: (results: BackendResult[]) => Promise<void> | void,
-  quiet: () => Promise<void> = async () => undefined,
+  quiet: (b: DeviceBackend) => Promise<void> = async () => undefined,
 ): Promise<BackendResult[]> {
   const results = [...known];
   for (const backend of todo) {
-    await quiet();
-    const best = winner({ results })?.msPerPass ?? null;
-    const budget = best === null ? 120_000 : Math.max(MIN_BUDGET_MS, STOP_FACTOR * best);
-    const started = performance.now();
-    const r = await measure(backend, budget);
-    const elapsedMs = performance.now() - started;
-    results.push(
-      r
-        ? { backend, msPerPass: r.msPerPass, elapsedMs }
-        : { backend, msPerPass: null, note: elapsedMs >= budget - 50 ? 'stopped' : 'failed', elapsedMs },
-    );
-    await onResult(results);
+    for (let attempt = 0; ; attempt++) {
+      await quiet(backend);
+      const best = winner({ results });
+      const budget = best ? Math.max(MIN_BUDGET_MS, STOP_FACTOR * best.msPerPass!) : 120_000;
+      const layerLimit = best?.layerMs != null ? LAYER_STOP_FACTOR * best.layerMs : null;
+      const started = performance.now();
+      const r = await measure(backend, budget, layerLimit);
+      const elapsedMs = performance.now() - started;
+      if (r === 'preempted' && attempt < MAX_PREEMPTIONS) continue;
+      results.push(
+        typeof r !== 'object'
+          ? { backend, msPerPass: null, note: r === 'failed' ? 'failed' : 'stopped', elapsedMs }
+          : 'slowerLayerMs' in r
+            ? { backend, msPerPass: null, note: 'stopped', elapsedMs, layerMs: r.slowerLayerMs }
+            : {
+                backend,
+                msPerPass: r.msPerPass,
+                elapsedMs,
+                ...(r.layerMs === undefined ? {} : { layerMs: r.layerMs }),
+              },
+      );
+      await onResult(results);
+      break;
+    }
   }
   return results;
 }
+
+/** A candidate preempted this often is recorded as stopped: a device this busy keeps the backend it has. */
+export const MAX_PREEMPTIONS = 20;

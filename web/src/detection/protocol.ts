@@ -1,37 +1,49 @@
-/** Messages between the page and the detection worker. */
-import type { Detection, DetectParams, ModelInfo } from '../../../shared/contract.ts';
+/** What crosses between the page and the detection worker (worker.ts serves it, bridge.ts calls it). */
+import type { Detection, ModelInfo } from '../../../shared/contract.ts';
 
-/** What the device offers: a WebGPU adapter on real hardware, a software one, or none. */
+/** What the device offers: a WebGPU adapter and a WebGL 2 renderer, each on real hardware, in software, or none. */
 export interface GpuProbe {
   webgpu: 'hardware' | 'software' | 'none';
   adapter: string | null;
+  webgl: 'hardware' | 'software' | 'none';
+  /** The WebGL renderer's name, where the browser tells it. */
+  renderer: string | null;
 }
 
 export type DeviceBackend = 'webgpu' | 'webgl' | 'wasm';
 
-export type ToWorker =
-  | { type: 'probe'; id: number }
-  | { type: 'load'; id: number; backends: DeviceBackend[] }
-  /** Loads one backend and the model, warms up, and times model passes: a throwaway worker's job. */
-  | { type: 'measure'; id: number; backend: DeviceBackend }
-  /** `keepBitmap`: the photo's bitmap comes back with the answer (the page shows it: no second decode). */
-  | { type: 'detect'; id: number; bitmap: ImageBitmap; params: DetectParams; keepBitmap?: boolean };
+/** The model loaded and warmed on a backend, and one photo's time through it (ms per model pass). */
+export interface Loaded {
+  backend: DeviceBackend;
+  model: ModelInfo;
+  loadMs: number;
+  warmUpMs: number;
+  msPerPass: number;
+}
 
-export type FromWorker =
-  | { type: 'probed'; id: number; probe: GpuProbe }
-  | { type: 'loaded'; id: number; model: ModelInfo; loadMs: number; warmUpMs: number; msPerPass: number }
-  /** The model's weights being fetched (first visit, after an update): the share done, 0–1. */
-  | { type: 'progress'; id: number; fraction: number }
-  | { type: 'measured'; id: number; backend: DeviceBackend; msPerPass: number; loadMs: number; warmUpMs: number }
-  | {
-      type: 'detected';
-      id: number;
-      detections: Detection[];
-      inferenceMs: number;
-      width: number;
-      height: number;
-      tiles: number;
-      tileMs: number | null;
-      bitmap?: ImageBitmap;
-    }
-  | { type: 'error'; id: number; message: string };
+/**
+ * A throwaway worker's measurement of one backend; `msPerPass` null when its one layer was slower than
+ * the limit asked for (it was stopped there, before the model was loaded).
+ */
+export interface Measured {
+  backend: DeviceBackend;
+  msPerPass: number | null;
+  layerMs: number;
+  loadMs: number;
+  warmUpMs: number;
+}
+
+export interface Detected {
+  detections: Detection[];
+  inferenceMs: number;
+  /** The photo's size (EXIF-oriented): boxes are in these pixels. */
+  width: number;
+  height: number;
+  tiles: number;
+  tileMs: number | null;
+  /** With `keepBitmap`: the photo decoded (EXIF-oriented), back from the worker; the caller closes it. */
+  bitmap?: ImageBitmap | undefined;
+}
+
+/** The worker's methods by name (the types come from worker.ts itself: `DetectionApi`). */
+export const DETECTION_METHODS = ['probe', 'load', 'layer', 'measure', 'detect'] as const;

@@ -2,21 +2,25 @@
  * The detection Web Worker: owns TensorFlow.js, so inference never runs on the page's thread.
  * It loads and warms the model once (the first task is as fast as the rest), then runs the
  * shared detector on images the page sends as ImageBitmaps (already EXIF-oriented).
+ *
+ * Its API is the `api` object below, served with shared/rpc.ts; the page's side (bridge.ts) is typed
+ * from it (`DetectionApi`), so the two cannot drift. A throwaway copy of this worker measures one
+ * backend (`measure`) while the page's own copy keeps running photos.
  */
 /// <reference lib="webworker" />
 import * as tf from '@tensorflow/tfjs-core';
+import type { DetectParams } from '../../../shared/contract.ts';
 import { CENTERNET, Detector, MODEL_URL_PATH } from '../../../shared/detector/detector.ts';
 import { decodeSizeFor } from '../../../shared/detector/preprocess.ts';
 import { decodeSizeForTiling } from '../../../shared/detector/tiling.ts';
-import type { DeviceBackend, FromWorker, GpuProbe, ToWorker } from './protocol.ts';
+import { expose, transferred } from '../../../shared/rpc.ts';
+import { messageEndpoint } from './endpoint.ts';
+import type { DETECTION_METHODS, Detected, DeviceBackend, GpuProbe, Loaded, Measured } from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let detector: Detector | undefined;
-let loading: Promise<FromWorker & { type: 'loaded' }> | undefined;
-let loadingKey = '';
-
-const send = (m: FromWorker, transfer: Transferable[] = []) => self.postMessage(m, transfer);
+let loading: { key: string; done: Promise<Loaded> } | undefined;
 
 interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; description?: string; isFallbackAdapter?: boolean };
@@ -24,6 +28,10 @@ interface GpuAdapterLike {
 }
 
 async function probe(): Promise<GpuProbe> {
+  return { ...(await probeWebGpu()), ...probeWebGl() };
+}
+
+async function probeWebGpu(): Promise<Pick<GpuProbe, 'webgpu' | 'adapter'>> {
   // adapter.info is newer than the WebGPU typings in node_modules.
   const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
   if (!gpu) return { webgpu: 'none', adapter: null };
@@ -34,6 +42,22 @@ async function probe(): Promise<GpuProbe> {
   // A fallback adapter is a software rasteriser (SwiftShader): far slower than the server.
   const software = info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
   return { webgpu: software ? 'software' : 'hardware', adapter: name };
+}
+
+/** A WebGL renderer string that names a software rasteriser (the CPU drawing as a GPU would). */
+const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software|basic render/i;
+
+function probeWebGl(): Pick<GpuProbe, 'webgl' | 'renderer'> {
+  try {
+    const gl = new OffscreenCanvas(1, 1).getContext('webgl2');
+    if (!gl) return { webgl: 'none', renderer: null };
+    const debug = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = String(gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '');
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+    return { webgl: SOFTWARE_RENDERER.test(renderer) ? 'software' : 'hardware', renderer: renderer || null };
+  } catch {
+    return { webgl: 'none', renderer: null };
+  }
 }
 
 async function useBackend(name: DeviceBackend): Promise<boolean> {
@@ -53,7 +77,7 @@ async function useBackend(name: DeviceBackend): Promise<boolean> {
   }
 }
 
-async function load(id: number, backends: DeviceBackend[]) {
+async function loadWith(backends: DeviceBackend[]): Promise<Loaded> {
   const started = performance.now();
   let chosen: DeviceBackend | undefined;
   for (const b of backends) {
@@ -64,7 +88,7 @@ async function load(id: number, backends: DeviceBackend[]) {
   }
   if (!chosen) throw new Error(`none of these backends works here: ${backends.join(', ')}`);
   const next = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`, (fraction) =>
-    send({ type: 'progress', id, fraction }),
+    events.emit('progress', fraction),
   );
   const warmStart = performance.now();
   await next.warmUp();
@@ -72,7 +96,34 @@ async function load(id: number, backends: DeviceBackend[]) {
   const msPerPass = await timePass(next);
   detector?.dispose();
   detector = next;
-  return { type: 'loaded' as const, id, model: detector.info(), loadMs: warmStart - started, warmUpMs, msPerPass };
+  return { backend: chosen, model: detector.info(), loadMs: warmStart - started, warmUpMs, msPerPass };
+}
+
+/**
+ * One layer of the kind the model is made of (a 3×3 convolution, 96×96×32 → 32), after a first run
+ * that compiles it: ms per run, the result read back. Cheap on any backend (one kernel, one shader),
+ * and telling: a backend far slower at it than another cannot run the whole model faster.
+ */
+async function layerMs(): Promise<number> {
+  // Made here, not by a random kernel: the one shader compiled is the convolution's.
+  const values = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 255) / 255);
+  const x = tf.tensor4d(values(96 * 96 * 32), [1, 96, 96, 32]);
+  const w = tf.tensor4d(values(3 * 3 * 32 * 32), [3, 3, 32, 32]);
+  const run = async () => {
+    const y = tf.conv2d(x, w, 1, 'same');
+    await y.data();
+    y.dispose();
+  };
+  try {
+    await run();
+    const t0 = performance.now();
+    await run();
+    await run();
+    return (performance.now() - t0) / 2;
+  } finally {
+    x.dispose();
+    w.dispose();
+  }
 }
 
 /**
@@ -87,25 +138,8 @@ async function timePass(d: Detector): Promise<number> {
   return performance.now() - t0;
 }
 
-/** A throwaway worker's job: how fast one backend runs the model here (the page stops it when it is too slow). */
-async function measure(id: number, backend: DeviceBackend) {
-  const started = performance.now();
-  if (!(await useBackend(backend))) throw new Error(`${backend} does not work here`);
-  const d = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`);
-  const warmStart = performance.now();
-  await d.warmUp();
-  const warmUpMs = performance.now() - warmStart;
-  const msPerPass = Math.min(await timePass(d), await timePass(d));
-  return { type: 'measured' as const, id, backend, msPerPass, loadMs: warmStart - started, warmUpMs };
-}
-
 /** `keepBitmap`: the bitmap is left open, to go back to the page; otherwise it is closed once drawn. */
-async function detectWith(
-  d: Detector,
-  bitmap: ImageBitmap,
-  params: Parameters<Detector['detect']>[2],
-  keepBitmap = false,
-) {
+async function detectWith(d: Detector, bitmap: ImageBitmap, params: DetectParams, keepBitmap = false) {
   const original = { width: bitmap.width, height: bitmap.height };
   // One draw: small for the whole pass alone, larger (bounded) when the photo will be tiled.
   const size = decodeSizeForTiling(
@@ -124,42 +158,68 @@ async function detectWith(
   return { ...r, ...original };
 }
 
-self.onmessage = async (e: MessageEvent<ToWorker>) => {
-  const msg = e.data;
-  try {
-    if (msg.type === 'probe') send({ type: 'probed', id: msg.id, probe: await probe() });
-    else if (msg.type === 'load') {
-      // The same backends again: the model loaded already. Others (a faster backend measured since): load anew.
-      const key = msg.backends.join(',');
-      if (!loading || loadingKey !== key) {
-        loadingKey = key;
-        loading = load(msg.id, msg.backends);
-      }
-      send({ ...(await loading), id: msg.id });
-    } else if (msg.type === 'measure') {
-      send(await measure(msg.id, msg.backend));
-    } else {
-      if (!detector) throw new Error('the model is not loaded');
-      const r = await detectWith(detector, msg.bitmap, msg.params, msg.keepBitmap);
-      const bitmap = msg.keepBitmap ? msg.bitmap : undefined;
-      send(
-        {
-          type: 'detected',
-          id: msg.id,
-          detections: r.detections,
-          inferenceMs: r.inferenceMs,
-          width: r.width,
-          height: r.height,
-          tiles: r.tiles,
-          tileMs: r.tileMs,
-          bitmap,
-        },
-        bitmap ? [bitmap] : [],
-      );
+const api = {
+  probe,
+
+  /** Loads (once) with the first backend of the list that works here; the same list again answers at once. */
+  load(backends: DeviceBackend[]): Promise<Loaded> {
+    const key = backends.join(',');
+    if (loading?.key !== key) {
+      const done = loadWith(backends);
+      loading = { key, done };
+      done.catch(() => {
+        if (loading?.done === done) loading = undefined;
+      });
     }
-  } catch (err) {
-    if (msg.type === 'load') loading = undefined;
-    if (msg.type === 'detect') msg.bitmap.close(); // kept for the page, but there is no answer to send it with
-    send({ type: 'error', id: msg.id, message: (err as Error).message ?? String(err) });
-  }
+    return loading.done;
+  },
+
+  /** One layer on the loaded backend (ms): the first round other candidates are held to (backends.ts). */
+  layer: () => layerMs(),
+
+  /**
+   * A throwaway worker's job: how fast one backend runs the model here (the page stops it when too
+   * slow). First one layer: slower than `layerLimitMs`, it stops there (see LAYER_STOP_FACTOR).
+   */
+  async measure(backend: DeviceBackend, layerLimitMs: number | null): Promise<Measured> {
+    const started = performance.now();
+    if (!(await useBackend(backend))) throw new Error(`${backend} does not work here`);
+    const layer = await layerMs();
+    if (layerLimitMs !== null && layer > layerLimitMs) {
+      return { backend, msPerPass: null, layerMs: layer, loadMs: performance.now() - started, warmUpMs: 0 };
+    }
+    const d = await Detector.load(`${MODEL_URL_PATH}${CENTERNET.files.json}`);
+    const warmStart = performance.now();
+    await d.warmUp();
+    const warmUpMs = performance.now() - warmStart;
+    const msPerPass = Math.min(await timePass(d), await timePass(d));
+    return { backend, msPerPass, layerMs: layer, loadMs: warmStart - started, warmUpMs };
+  },
+
+  /** `keepBitmap`: the photo's bitmap comes back with the answer (the page shows it: no second decode). */
+  async detect(bitmap: ImageBitmap, params: DetectParams, keepBitmap: boolean) {
+    try {
+      if (!detector) throw new Error('the model is not loaded');
+      const r = await detectWith(detector, bitmap, params, keepBitmap);
+      const out: Detected = {
+        detections: r.detections,
+        inferenceMs: r.inferenceMs,
+        width: r.width,
+        height: r.height,
+        tiles: r.tiles,
+        tileMs: r.tileMs,
+        bitmap: keepBitmap ? bitmap : undefined,
+      };
+      return transferred(out, keepBitmap ? [bitmap] : []);
+    } catch (err) {
+      bitmap.close(); // kept for the page, but there is no answer to send it with
+      throw err;
+    }
+  },
 };
+
+export type DetectionApi = typeof api;
+// The page names the methods (protocol.ts): the compiler checks that it names exactly these.
+api satisfies Record<(typeof DETECTION_METHODS)[number], unknown>;
+
+const events = expose(api, messageEndpoint(self));

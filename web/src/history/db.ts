@@ -1,10 +1,12 @@
 /**
  * The history, in IndexedDB (idb): every Task from both paths, with its image and a thumbnail,
- * and the server-route tasks that wait for the network. Used by the page and the service worker.
+ * and the server-route tasks that wait for the network. The page reads it once at start and then
+ * writes through history.ts (state and database together); the service worker reads and writes it
+ * here directly (a push, a Background Sync) and tells the pages what changed (sw-messages.ts).
  */
 import { type DBSchema, type IDBPDatabase, openDB } from 'idb';
-import type { DetectParams, Task } from '../../shared/contract.ts';
-import { laterTask } from '../../shared/task-lifecycle.ts';
+import type { DetectParams, Task } from '../../../shared/contract.ts';
+import { laterTask } from '../../../shared/task-lifecycle.ts';
 
 export interface HistoryEntry {
   task: Task;
@@ -39,9 +41,6 @@ export async function getEntry(taskId: string): Promise<HistoryEntry | undefined
   return (await db()).get('history', taskId);
 }
 
-/** The later of two versions of one task (shared/task-lifecycle.ts): a status only moves forward. */
-export const later = laterTask;
-
 /**
  * Changes one entry in one transaction, so the page and the service worker never write back a
  * stale copy. `change` gets the stored entry and returns its new value, or undefined to leave it.
@@ -60,7 +59,7 @@ export async function changeEntry(
 
 /** Applies a version of a task (from the server, events or a push) to its entry, if we have it and it is not older. */
 export async function updateTask(task: Task): Promise<HistoryEntry | undefined> {
-  return changeEntry(task.task_id, (entry) => ({ ...entry, task: later(entry.task, task) }));
+  return changeEntry(task.task_id, (entry) => ({ ...entry, task: laterTask(entry.task, task) }));
 }
 
 /** Newest first. */
@@ -78,10 +77,4 @@ export async function deleteEntry(taskId: string): Promise<void> {
 
 export async function clearHistory(): Promise<void> {
   await (await db()).clear('history');
-}
-
-/** The history as JSON: the Tasks themselves (images stay on the device). */
-export async function exportJson(): Promise<string> {
-  const tasks = (await listEntries()).map((e) => e.task);
-  return JSON.stringify({ exported_at: new Date().toISOString(), tasks }, null, 2);
 }

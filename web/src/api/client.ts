@@ -2,6 +2,7 @@
  * The server path from the browser: login (the session cookie), upload with progress, and the
  * task's progress by Server-Sent Events, with long polling when events are not available.
  * Works in the page and in the service worker (no DOM needed except XHR for upload progress).
+ * Every path is the typed client's (shared/client): none is written here.
  */
 
 import { TwinlensApiError as ApiError, TwinlensClient } from '../../../shared/client/twinlens-client.ts';
@@ -21,8 +22,9 @@ export { ApiError };
 /** The typed client on the page's own origin, with the session cookie. */
 const client = new TwinlensClient();
 
-export function me(): Promise<User | null> {
-  return client.me();
+/** Who is logged in (null: nobody; not an error, so an anonymous visit logs none). */
+export function session(): Promise<User | null> {
+  return client.session();
 }
 
 export async function login(username: string, password: string): Promise<User> {
@@ -71,7 +73,7 @@ export function uploadTaskWithProgress(
 function sendWithProgress(form: FormData, onProgress: (fraction: number) => void): Promise<Task> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', '/api/v1/tasks');
+    xhr.open('POST', client.tasksUrl());
     xhr.withCredentials = true;
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
     xhr.onerror = () => reject(new ApiError(0, 'network', 'the network is unavailable'));
@@ -132,7 +134,7 @@ export function followTask(taskId: string, onTask: (t: Task) => void): Promise<T
       void poll();
       return;
     }
-    source = new EventSource(`/api/v1/tasks/${taskId}/events`, { withCredentials: true });
+    source = new EventSource(client.taskEventsUrl(taskId), { withCredentials: true });
     source.addEventListener('task', (e) => {
       done(TaskSchema.parse(JSON.parse((e as MessageEvent<string>).data)));
     });
@@ -143,3 +145,6 @@ export function followTask(taskId: string, onTask: (t: Task) => void): Promise<T
     };
   });
 }
+
+/** The typed client itself, for the few calls that need nothing more (push registration). */
+export { client };
