@@ -91,6 +91,9 @@ export class DetectQueue {
     private readonly opts: QueueOptions,
   ) {
     this.queue = new Queue<DetectJobData>(DETECT_QUEUE, { connection, prefix: opts.prefix });
+    // Its connection's errors are logged where it was made (connectRedis); without a listener BullMQ
+    // prints each one to stderr, several a second while Redis is away.
+    this.queue.on('error', () => {});
   }
 
   /**

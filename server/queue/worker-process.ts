@@ -11,7 +11,7 @@ import os from 'node:os';
 import { Worker } from 'bullmq';
 import { composeServices } from '../compose.ts';
 import type { Config } from '../config.ts';
-import type { Logger } from '../log.ts';
+import { type Logger, throttledWarning } from '../log.ts';
 import { serveMetrics, workerMetrics } from '../metrics/worker-metrics.ts';
 import type { ModelRunner } from '../model/runner.ts';
 import { connectRedis } from '../redis.ts';
@@ -83,7 +83,9 @@ export async function runWorker(
       maxStalledCount: 2,
     },
   );
-  worker.on('error', (err) => wlog.error('worker error', { err }));
+  // While Redis is away BullMQ reports each failed attempt (several a second): logged once per 10 s.
+  const workerError = throttledWarning(wlog, 'worker error');
+  worker.on('error', (err) => workerError({ err }));
   worker.on('stalled', (jobId) => wlog.warn('job stalled (its worker died?) and was put back', { task_id: jobId }));
 
   const me: Heartbeat = { id, model: model.info };

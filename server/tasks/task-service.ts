@@ -198,10 +198,17 @@ export class TaskService {
     const queued: Task = { ...task, status: 'queued', started_at: null, finished_at: null, model: null, error: null };
     if ((await this.insert(queued, ownerId, stored ? uploadKey : null)) !== 'created') return 'exists';
     if (stored) {
-      await this.queue.enqueue(
-        { taskId: task.task_id, ownerId, uploadKey, params: task.params, task: queued },
-        { albumBacklog: entry.album_backlog },
-      );
+      try {
+        await this.queue.enqueue(
+          { taskId: task.task_id, ownerId, uploadKey, params: task.params, task: queued },
+          { albumBacklog: entry.album_backlog },
+        );
+      } catch (err) {
+        // Redis went away again: without its record the next round restores it whole (should this
+        // delete fail too, the open-task sweep queues the record left behind).
+        await this.forget(task.task_id, ownerId).catch(() => {});
+        throw err;
+      }
       return 'requeued';
     }
     await this.abandon(

@@ -65,6 +65,8 @@ export class WebhookService {
     queueRedis: RedisClient = redis,
   ) {
     this.queue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: queueRedis, prefix: opts.prefix });
+    // Connection errors are logged by the connection itself (connectRedis), not once per attempt here.
+    this.queue.on('error', () => {});
   }
 
   /**

@@ -146,7 +146,20 @@ describe('reconciliation after a failover', () => {
     await topo.restart(oldPrimary, newPrimary);
 
     await sys.startWorker();
-    const found = await waitForTask(sys.baseUrl, token, kept.task_id, undefined, 30_000);
+    const s = sys;
+    // Until the reconciliation has brought them back the tasks are unknown (404): wait for that.
+    const restored = async (id: string) => {
+      const deadline = Date.now() + 30_000;
+      while ((await fetch(`${s.baseUrl}/api/v1/tasks/${id}`, { headers: auth(token) })).status === 404) {
+        if (Date.now() > deadline) throw new Error(`task ${id} not restored:\n${s.dump().slice(-12_000)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    await restored(kept.task_id);
+    await restored(gone.task_id);
+    const found = await waitForTask(s.baseUrl, token, kept.task_id, undefined, 30_000).catch((err) => {
+      throw new Error(`${err}\n${s.dump().slice(-12_000)}`);
+    });
     expect(found.status).toBe('succeeded');
     expect(found.created_at).toBe(kept.created_at);
     const lost = await waitForTask(sys.baseUrl, token, gone.task_id, undefined, 30_000);
