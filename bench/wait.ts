@@ -7,6 +7,7 @@
  * each measured sequentially (one client: the latency one upload pays) and with 16 clients at once
  * (throughput: concurrent uploads share one WAIT, a group commit), in alternating rounds, reported as
  * ratios against the baseline of the same run. The acknowledgement journal is written in every run.
+ * First, WAIT alone: the barrier the API uses, on a primary and its replica with nothing else running.
  *
  *   npm run bench:wait [-- --uploads 400 --rounds 2]
  */
@@ -16,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { ReplicationBarrier } from '../server/durability/replication-barrier.ts';
 import { freePort } from '../server/process/ports.ts';
 import { aofRedisArgs } from '../server/redis.ts';
 import { TwinlensApiError, TwinlensClient } from '../shared/client/twinlens-client.ts';
@@ -31,6 +33,7 @@ import {
   pngVariant,
   sleep,
   startBench,
+  startBenchRedis,
 } from './lib/harness.ts';
 
 const { values } = parseArgs({
@@ -140,8 +143,66 @@ async function run(mode: Mode, round: number): Promise<Sample[]> {
   }
 }
 
+/**
+ * WAIT alone, without the API: a write then `ReplicationBarrier.confirm()` (the code the API runs),
+ * against the write alone, on a primary with one replica; one caller, then 16 at once (group commit).
+ */
+async function waitAlone(): Promise<void> {
+  const primary = await startBenchRedis();
+  const replica = await startReplica(Number(new URL(primary.url).port));
+  const writes = new Redis(primary.url);
+  const waits = new Redis(primary.url);
+  const barrier = new ReplicationBarrier(waits, 'bench:barrier', {
+    replicas: 1,
+    timeoutMs: 1000,
+    target: { url: primary.url },
+  });
+  const time = async (callers: number, n: number, confirm: boolean) => {
+    const latencies: number[] = [];
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: callers }, async () => {
+        for (let i = 0; i < n; i++) {
+          const t0 = performance.now();
+          await writes.incr('bench:k');
+          if (confirm) await barrier.confirm();
+          latencies.push(performance.now() - t0);
+        }
+      }),
+    );
+    latencies.sort((a, b) => a - b);
+    return {
+      p50: pct(latencies, 50),
+      p99: pct(latencies, 99),
+      perSecond: (callers * n * 1000) / (performance.now() - started),
+    };
+  };
+  try {
+    await time(4, 200, true); // warm-up
+    console.log('\nWAIT alone (a write, then the barrier; no API):');
+    console.log(
+      '| callers | write p50 ms | write + WAIT p50 ms | write p99 ms | write + WAIT p99 ms | writes/s | confirmed writes/s |',
+    );
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
+    for (const callers of [1, 16]) {
+      const n = callers === 1 ? 2000 : 200;
+      const plain = await time(callers, n, false);
+      const waited = await time(callers, n, true);
+      console.log(
+        `| ${callers} | ${f(plain.p50, 3)} | ${f(waited.p50, 3)} | ${f(plain.p99, 3)} | ${f(waited.p99, 3)} | ${f(plain.perSecond, 0)} | ${f(waited.perSecond, 0)} |`,
+      );
+    }
+  } finally {
+    writes.disconnect();
+    waits.disconnect();
+    await replica.stop();
+    await primary.destroy();
+  }
+}
+
 async function main() {
   console.log(`bench:wait — ${UPLOADS} uploads per measurement, ${ROUNDS} rounds; ${machine()}`);
+  await waitAlone();
   const modes: Mode[] = ['no replica', 'replica, WAIT 1', 'replica, WAIT 0'];
   const samples: Sample[] = [];
   for (let round = 0; round < ROUNDS; round++) {
