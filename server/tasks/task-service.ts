@@ -307,6 +307,8 @@ export class TaskService {
     // Final already, or it finished between the read and the cancel: deleted like any finished task.
     await this.queue.removeIfWaiting(task.task_id);
     await this.forget(task.task_id, ownerId, { tombstone: true });
+    // Its acknowledgement goes too (the tombstone keeps it from being restored meanwhile).
+    await this.acknowledgement?.journal.remove(task).catch(() => {});
     return null;
   }
 
