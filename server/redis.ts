@@ -116,9 +116,11 @@ export function connectRedis(target: RedisTarget, name: string, opts: ConnectOpt
 
 /**
  * A connection to the primary the sentinels name. ioredis asks them at every (re)connect and
- * checks the node's role; the failover detector listens for +switch-master so that a connection
- * left on a demoted primary moves at once, and a READONLY answer (a write that reached a node
- * that became a replica) makes the connection reconnect through the sentinels too.
+ * checks the node's role; a READONLY answer (a write that reached a node that became a replica)
+ * makes the connection reconnect through the sentinels. ioredis's failover detector is not used:
+ * it disconnects on +switch-master, and a disconnect that lands while the connection is still
+ * asking the sentinels leaves it ended for good (seen once in the failover run, after every
+ * sentinel came back; the same trap as BullMQ's issue 4378).
  */
 export function sentinelOptions(target: RedisTarget) {
   return {
@@ -127,7 +129,7 @@ export function sentinelOptions(target: RedisTarget) {
     role: 'master' as const,
     password: target.password,
     sentinelPassword: target.sentinelPassword,
-    failoverDetector: true,
+    failoverDetector: false,
     // Keep asking while every sentinel is unreachable (a full outage), as a single server's client does.
     sentinelRetryStrategy: (times: number) => Math.min(100 * times, 1000),
     reconnectOnError: (err: Error) => /^(READONLY|UNBLOCKED)/.test(err.message),
@@ -211,7 +213,34 @@ export function logErrors<C extends RedisClient>(redis: C, name: string): C {
     last = Date.now();
     log.warn('redis connection error; reconnecting', { connection: name, error: err.message });
   });
+  reconnectIfEnded(redis, name);
   return redis;
+}
+
+/**
+ * A connection that ends without being closed by us (ioredis's terminal `end`, which it never
+ * leaves by itself: a disconnect that raced a reconnect) is connected again, so no process is left
+ * answering 503 for good after an outage. Our own `disconnect()` / `quit()` are told apart.
+ */
+function reconnectIfEnded(redis: RedisClient, name: string): void {
+  let closedByUs = false;
+  const disconnect = redis.disconnect.bind(redis);
+  redis.disconnect = ((reconnect?: boolean) => {
+    if (!reconnect) closedByUs = true;
+    return disconnect(reconnect);
+  }) as typeof redis.disconnect;
+  const quit = redis.quit.bind(redis) as (...args: unknown[]) => Promise<'OK'>;
+  redis.quit = ((...args: unknown[]) => {
+    closedByUs = true;
+    return quit(...args);
+  }) as typeof redis.quit;
+  redis.on('end', () => {
+    if (closedByUs) return;
+    log.warn('redis connection ended by itself; connecting again', { connection: name });
+    setTimeout(() => {
+      if (!closedByUs && redis.status === 'end') redis.connect().catch(() => {});
+    }, 1000).unref();
+  });
 }
 
 export function keys(prefix: string) {
