@@ -144,7 +144,7 @@ it('failover run: primary SIGKILLed 3 times, then every Redis down for 45 s — 
     events.push({ what: `primary kill ${k}`, back });
     log(`failover to ${promoted} after ${back - killed} ms; restarting ${old} as its replica`);
     await t.restart(old, promoted);
-    await t.waitForReplicaSynced(old);
+    await t.waitForReplicaSynced(old, 90_000);
     log(`replica ${old} in sync`);
     await new Promise((r) => setTimeout(r, 6000));
   }
