@@ -9,21 +9,22 @@ import { createApp } from './app.ts';
 import { ensureFirstUser } from './auth/bootstrap.ts';
 import { composeServices } from './compose.ts';
 import { loadConfig } from './config.ts';
+import { Reconciler } from './durability/reconciler.ts';
 import { runMain } from './entry.ts';
 import { guardSlowBodies } from './http/slow-bodies.ts';
 import { createLogger } from './log.ts';
 import { PushNotifier } from './push/push-notifier.ts';
 import { PushSender } from './push/push-sender.ts';
 import { loadVapidKeys } from './push/vapid-keys.ts';
-import { waitUntilReady } from './redis.ts';
+import { describeTarget, waitUntilReady } from './redis.ts';
 import { startWebhookDelivery } from './webhooks/delivery.ts';
+import { startWebhookOutbox } from './webhooks/webhook-outbox.ts';
 
 const log = createLogger({ service: 'api' });
 
 async function main() {
   const config = loadConfig();
   const services = await composeServices(config, 'api', log);
-  const redisUrl = services.redisUrl;
   // The API's connection fails fast (no offline queue): wait for it before the first command.
   await waitUntilReady(services.redis, 30_000);
   const firstUser = () =>
@@ -53,6 +54,25 @@ async function main() {
     concurrency: config.WEBHOOK_CONCURRENCY,
     log,
   });
+  // Final transitions owe webhooks in an outbox of their own; this process relays them to the queue.
+  const webhookOutbox = await startWebhookOutbox(services.webhooks, {
+    redis: services.redis,
+    keys: services.keys,
+    log,
+  });
+  // No acknowledged task lost in a failover, none left stuck (server/durability/reconciler.ts).
+  const reconciler = new Reconciler({
+    redis: services.redis,
+    keys: services.keys,
+    tasks: services.tasks,
+    store: services.store,
+    queue: services.queue,
+    journal: services.journal,
+    log,
+    intervalMs: config.RECONCILE_INTERVAL_MS,
+    graceMs: config.RECONCILE_GRACE_MS,
+  });
+  reconciler.start();
 
   const app = createApp(services, { log, vapidPublicKey: vapid.publicKey });
   const server = serve(
@@ -70,7 +90,7 @@ async function main() {
     },
     (info: AddressInfo) => {
       const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-      const redis = config.REDIS_CLUSTER_NODES ? `cluster ${config.REDIS_CLUSTER_NODES}` : redactUrl(redisUrl);
+      const redis = describeTarget(services.redisTarget);
       log.info(`listening on http://${host}:${info.port}`, { port: info.port, redis });
     },
   );
@@ -92,7 +112,7 @@ async function main() {
     log.info('stopping', { signal });
     clearInterval(janitor);
     server.close(() => {
-      Promise.all([notifier.stop(), webhookDelivery.close()])
+      Promise.all([notifier.stop(), webhookDelivery.close(), webhookOutbox.stop(), reconciler.stop()])
         .then(() => services.close())
         .finally(() => process.exit(0));
     });
@@ -100,10 +120,6 @@ async function main() {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-}
-
-function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
 
 runMain('API', main, log);

@@ -193,7 +193,7 @@ export function createApp(services: Services, opts: AppOptions) {
   );
   v1.route('/', modelRoutes({ models: deps.models, workers: deps.workers, tasks: deps.tasks }));
   app.route('/api/v1', v1);
-  app.route('/', metricsRoutes({ registry: metrics.registry, token: config.METRICS_TOKEN }));
+  app.route('/', metricsRoutes({ registry: metrics.registry, queue: deps.queue, token: config.METRICS_TOKEN }));
   app.route(ADMIN_QUEUES_PATH, adminQueueRoutes({ queue: deps.queue, sessions: deps.sessions }));
   app.route('/', healthRoutes({ redis: deps.redis, workers: deps.workers, storage: deps.blobs }));
 

@@ -8,13 +8,16 @@ import { SessionStore } from './auth/sessions.ts';
 import { UserStore } from './auth/user-store.ts';
 import { BatchService } from './batches/batch-service.ts';
 import type { Config } from './config.ts';
+import { AckJournal } from './durability/ack-journal.ts';
+import { ReplicationBarrier } from './durability/replication-barrier.ts';
 import type { Logger } from './log.ts';
+import { defineAllScripts } from './lua-script.ts';
 import { ModelCatalog } from './models/catalog.ts';
 import { OutboundClient } from './net/outbound.ts';
 import { ROOT } from './process/launcher.ts';
 import { PushSubscriptionStore } from './push/subscription-store.ts';
 import { DetectQueue } from './queue/detect-queue.ts';
-import { connectRedis, DEFAULT_REDIS_URL, type Keys, keys, type RedisClient } from './redis.ts';
+import { connectRedis, type Keys, keys, type RedisClient, type RedisTarget, redisTarget } from './redis.ts';
 import { type OpenedBlobStore, openBlobStore } from './storage/open-blob-store.ts';
 import { TaskEvents } from './tasks/task-events.ts';
 import { TaskService } from './tasks/task-service.ts';
@@ -30,6 +33,8 @@ export interface Services {
   redis: RedisClient;
   /** Where Redis is (the URL; REDIS_CLUSTER_NODES in the config when a cluster). */
   redisUrl: string;
+  /** Where Redis is, as every connection of this process reaches it (a URL, a cluster, or sentinels). */
+  redisTarget: RedisTarget;
   keys: Keys;
   blobs: OpenedBlobStore;
   users: UserStore;
@@ -52,17 +57,21 @@ export interface Services {
   outbound: OutboundClient;
   /** Callback URLs, signing secrets, the `webhooks` queue and its delivery log. */
   webhooks: WebhookService;
+  /** The acknowledged tasks of the last RECONCILE_WINDOW_SECONDS, kept in the storage (server/durability/). */
+  journal: AckJournal;
   close(): Promise<void>;
 }
 
 export async function composeServices(config: Config, role: Role, log: Logger): Promise<Services> {
-  const redisUrl = config.REDIS_URL ?? DEFAULT_REDIS_URL;
-  const target = { url: redisUrl, clusterNodes: config.REDIS_CLUSTER_NODES };
+  const target = redisTarget(config);
+  const redisUrl = target.url;
   const redis = connectRedis(target, `twinlens-${role}`, { failFast: role === 'api' });
   // The API's BullMQ queues get a connection of their own (see ConnectOptions.unpipelined); the
   // worker's and the CLI's connections build no automatic pipelines, so they share theirs.
   const queueRedis =
     role === 'api' ? connectRedis(target, 'twinlens-api-queues', { failFast: true, unpipelined: true }) : redis;
+  // Before its first command: the API's connection pipelines automatically (see defineAllScripts).
+  defineAllScripts(redis);
   const k = keys(config.REDIS_PREFIX);
   const blobs = await openBlobStore(config);
   // The CLI manages users: it needs no storage (and should work while storage is down).
@@ -98,8 +107,27 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
     queueRedis,
   );
   const tasks = new TaskService(store, queue, blobs);
-  // A task that ends queues its webhook, wherever it ends (worker: succeeded/failed; API: canceled).
-  tasks.onFinal = (task, ownerId, url) => webhooks.taskEnded(task, ownerId, url);
+  // The API acknowledges a task (202) only once it is on the replicas and in the journal.
+  const waitRedis =
+    role === 'api'
+      ? connectRedis(target, 'twinlens-api-wait', {
+          failFast: true,
+          unpipelined: true,
+          commandTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS + 5000,
+        })
+      : undefined;
+  const journal = new AckJournal(blobs, config.RECONCILE_WINDOW_SECONDS);
+  if (waitRedis) {
+    tasks.acknowledgement = {
+      barrier: new ReplicationBarrier(waitRedis, k.replicationBarrier, {
+        replicas: config.REDIS_WAIT_REPLICAS,
+        timeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+        target,
+        log,
+      }),
+      journal,
+    };
+  }
   const batches = new BatchService(redis, k, tasks, queue, config.TASK_TTL_SECONDS, {
     maxPixels: config.MAX_IMAGE_PIXELS,
     minSide: config.MIN_IMAGE_SIDE,
@@ -122,6 +150,7 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
     config,
     redis,
     redisUrl,
+    redisTarget: target,
     keys: k,
     blobs,
     users: new UserStore(redis, k),
@@ -145,11 +174,13 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
     pushSubscriptions: new PushSubscriptionStore(redis, k),
     outbound,
     webhooks,
+    journal,
     close: async () => {
       await events?.close();
       await queue.close();
       await webhooks.close();
       if (queueRedis !== redis) queueRedis.disconnect();
+      waitRedis?.disconnect();
       redis.disconnect();
     },
   };

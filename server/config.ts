@@ -53,6 +53,42 @@ const EnvSchema = z.object({
       .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port[,host:port…]')
       .optional(),
   ),
+  /**
+   * Redis behind Sentinel: the sentinels `host:port,host:port,…` and the primary's name. Every
+   * process asks them where the primary is, and again after a failover.
+   */
+  REDIS_SENTINELS: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port[,host:port…]')
+      .optional(),
+  ),
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/)
+    .default('mymaster'),
+  /** With REDIS_SENTINELS: the password of the primary and replicas, and of the sentinels themselves. */
+  REDIS_PASSWORD: optionalString,
+  REDIS_SENTINEL_PASSWORD: optionalString,
+  /**
+   * Acknowledged means replicated: a task is answered 202 only once this many replicas have its
+   * creation (WAIT). `auto`: 1 when the primary has a replica (Sentinel knows one, the primary reports
+   * one, or the cluster has replicas), else 0.
+   */
+  REDIS_WAIT_REPLICAS: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? 'auto' : v))
+    .pipe(z.union([z.literal('auto'), z.string().regex(/^\d{1,2}$/, 'expected auto or a number of replicas')]))
+    .transform((v) => (v === 'auto' ? ('auto' as const) : Number(v))),
+  /** How long an upload waits for its replicas before it is answered 503 `not_replicated`. */
+  REDIS_WAIT_TIMEOUT_MS: int(1000, 10, 60_000),
+  /** How often the API looks for a changed primary (a failover, a restart) and for tasks without a live job. */
+  RECONCILE_INTERVAL_MS: int(5000, 100, 600_000),
+  /** How far back the acknowledgement journal reaches: acknowledged tasks a failover may have lost are looked for there. */
+  RECONCILE_WINDOW_SECONDS: int(900, 60, 7 * 24 * 3600),
+  /** A task not final after this long whose job is gone or failed is re-queued or failed (never left stuck). */
+  RECONCILE_GRACE_MS: int(60_000, 1000, 3_600_000),
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_{}-]+$/)
@@ -110,6 +146,12 @@ const EnvSchema = z.object({
   JOB_TIMEOUT_MS: int(120_000, 1000, 3_600_000),
   WORKER_LOCK_MS: int(30_000, 1000, 600_000),
   WORKER_HEARTBEAT_MS: int(5_000, 500, 600_000),
+  /**
+   * A worker that has not taken a job for this long while jobs wait and it has room for one, or
+   * whose heartbeat has failed this long while Redis answers, is stuck: its readiness fails and it
+   * exits (75) to be restarted. 0 = no watchdog.
+   */
+  WORKER_WATCHDOG_MS: int(20_000, 0, 3_600_000),
   /** Backpressure: POST /tasks answers 503 queue_full while this many jobs wait (waiting + delayed). */
   MAX_QUEUE_DEPTH: int(1000, 1, 10_000_000),
   /** Album jobs: a request's body limit, photos per request, tasks per batch, and album jobs waiting in all. */
@@ -173,6 +215,8 @@ const EnvSchema = z.object({
     ),
   /** Diagnostic: a busy-wait added to every inference, to prove long jobs do not stall. */
   DEBUG_INFERENCE_BLOCK_MS: int(0, 0, 600_000),
+  /** Diagnostic: the worker stops taking jobs this long after it starts (as a wedged connection leaves it), to prove the watchdog. */
+  DEBUG_WORKER_WEDGE_AFTER_MS: int(0, 0, 3_600_000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -212,6 +256,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // multi-key commands then fail with CROSSSLOT. Refused here rather than at the first job.
     throw new ConfigError(
       `invalid configuration (see README, "Configuration"):\n  REDIS_PREFIX=${JSON.stringify(c.REDIS_PREFIX)}: with REDIS_CLUSTER_NODES set, the prefix needs a {hash tag}, e.g. {twinlens}, so that every key lands in one cluster slot`,
+    );
+  }
+  if (c.REDIS_SENTINELS && c.REDIS_CLUSTER_NODES) {
+    throw new ConfigError(
+      'invalid configuration (see README, "Configuration"):\n  REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set: choose one',
     );
   }
   if (c.STORAGE === 's3') {

@@ -32,3 +32,22 @@ function errorReplacer(_key: string, value: unknown): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
   return value;
 }
+
+/**
+ * A warning logged at most once per `intervalMs` (the others counted into the next one): for
+ * errors that repeat many times a second while Redis is away (BullMQ's `error` events).
+ */
+export function throttledWarning(log: Logger, msg: string, intervalMs = 10_000): (fields?: Fields) => void {
+  let last = 0;
+  let skipped = 0;
+  return (fields = {}) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      skipped++;
+      return;
+    }
+    log.warn(msg, skipped > 0 ? { ...fields, repeated: skipped } : fields);
+    last = now;
+    skipped = 0;
+  };
+}

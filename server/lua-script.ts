@@ -15,6 +15,19 @@ type Arg = string | number;
 type WithScripts = Record<string, (...args: Arg[]) => Promise<unknown>>;
 
 const defined = new WeakMap<object, Set<string>>();
+/** Every script made so far (they are module constants: all of them once the modules are loaded). */
+const all: LuaScript[] = [];
+
+/**
+ * Defines every script on a new connection before its first command. On a connection that
+ * pipelines automatically this matters: a pipeline already gathering the commands of this tick
+ * does not know a command defined after it was made, and a script defined on first use in that
+ * tick failed with "pipeline[functionName] is not a function" (seen as a 500 on a login made while
+ * the reconciler's first commands were in flight).
+ */
+export function defineAllScripts(redis: RedisClient): void {
+  for (const script of all) script.define(redis);
+}
 
 export class LuaScript {
   readonly name: string;
@@ -25,6 +38,7 @@ export class LuaScript {
     this.lua = fs.readFileSync(file, 'utf8');
     // A name of our own (ioredis adds a method by this name to the client).
     this.name = `tl_${path.basename(fileURLToPath(file), '.lua').replace(/\W/g, '_')}`;
+    all.push(this);
   }
 
   /** Runs the script on its own (one round trip). */

@@ -10,11 +10,47 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
  */
 export type RedisClient = Redis | Cluster;
 
-/** Where Redis is: REDIS_CLUSTER_NODES (a Cluster's seed nodes) when set, else one server's URL. */
+/**
+ * Where Redis is: REDIS_CLUSTER_NODES (a Cluster's seed nodes) when set, else REDIS_SENTINELS (the
+ * primary the sentinels name), else one server's URL.
+ */
 export interface RedisTarget {
   url: string;
   /** `host:port,host:port`; when set, `url` is not used. */
   clusterNodes?: string | undefined;
+  /** Sentinel: `host:port,host:port` of the sentinels; when set, `url` is not used. */
+  sentinels?: string | undefined;
+  /** The primary's name the sentinels monitor. */
+  sentinelName?: string | undefined;
+  /** With sentinels: the data nodes' password, and the sentinels' own. */
+  password?: string | undefined;
+  sentinelPassword?: string | undefined;
+}
+
+/** The target the configuration names (every process reads it the same way). */
+export function redisTarget(config: {
+  REDIS_URL?: string | undefined;
+  REDIS_CLUSTER_NODES?: string | undefined;
+  REDIS_SENTINELS?: string | undefined;
+  REDIS_SENTINEL_NAME?: string | undefined;
+  REDIS_PASSWORD?: string | undefined;
+  REDIS_SENTINEL_PASSWORD?: string | undefined;
+}): RedisTarget {
+  return {
+    url: config.REDIS_URL ?? DEFAULT_REDIS_URL,
+    clusterNodes: config.REDIS_CLUSTER_NODES,
+    sentinels: config.REDIS_SENTINELS,
+    sentinelName: config.REDIS_SENTINEL_NAME ?? 'mymaster',
+    password: config.REDIS_PASSWORD,
+    sentinelPassword: config.REDIS_SENTINEL_PASSWORD,
+  };
+}
+
+/** The target for a log line or a message, without credentials. */
+export function describeTarget(target: RedisTarget): string {
+  if (target.clusterNodes) return `cluster ${target.clusterNodes}`;
+  if (target.sentinels) return `sentinel ${target.sentinelName ?? 'mymaster'} via ${target.sentinels}`;
+  return target.url.replace(/\/\/([^@/]*)@/, '//***@');
 }
 
 export interface ConnectOptions {
@@ -31,6 +67,8 @@ export interface ConnectOptions {
    * to build. Apart, the API's own connection carries only our few scripts.
    */
   unpipelined?: boolean;
+  /** A failing-fast connection's command timeout, when 5 s is too short (one that waits on WAIT). */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -53,7 +91,11 @@ const WAIT = {
 
 export function connectRedis(target: RedisTarget, name: string, opts: ConnectOptions = {}): RedisClient {
   const chosen = opts.failFast ? FAIL_FAST : WAIT;
-  const behaviour = opts.unpipelined ? { ...chosen, enableAutoPipelining: false } : chosen;
+  const behaviour = {
+    ...chosen,
+    ...(opts.unpipelined ? { enableAutoPipelining: false } : {}),
+    ...(opts.failFast && opts.commandTimeoutMs ? { commandTimeout: opts.commandTimeoutMs } : {}),
+  };
   if (target.clusterNodes) {
     const cluster = new Cluster(clusterNodes(target.clusterNodes), {
       // The same options as for one server, on each node connection (BullMQ reads them here).
@@ -64,9 +106,34 @@ export function connectRedis(target: RedisTarget, name: string, opts: ConnectOpt
     });
     return logErrors(cluster, name);
   }
+  if (target.sentinels) {
+    return logErrors(new Redis({ ...sentinelOptions(target), ...behaviour, connectionName: name }), name);
+  }
   // maxRetriesPerRequest: null is what BullMQ requires for blocking connections; for ours it
   // means commands wait for a reconnect instead of failing while Redis restarts.
   return logErrors(new Redis(target.url, { ...behaviour, connectionName: name, lazyConnect: false }), name);
+}
+
+/**
+ * A connection to the primary the sentinels name. ioredis asks them at every (re)connect and
+ * checks the node's role; a READONLY answer (a write that reached a node that became a replica)
+ * makes the connection reconnect through the sentinels. ioredis's failover detector is not used:
+ * it disconnects on +switch-master, and a disconnect that lands while the connection is still
+ * asking the sentinels leaves it ended for good (seen once in the failover run, after every
+ * sentinel came back; the same trap as BullMQ's issue 4378).
+ */
+export function sentinelOptions(target: RedisTarget) {
+  return {
+    sentinels: clusterNodes(target.sentinels ?? ''),
+    name: target.sentinelName ?? 'mymaster',
+    role: 'master' as const,
+    password: target.password,
+    sentinelPassword: target.sentinelPassword,
+    failoverDetector: false,
+    // Keep asking while every sentinel is unreachable (a full outage), as a single server's client does.
+    sentinelRetryStrategy: (times: number) => Math.min(100 * times, 1000),
+    reconnectOnError: (err: Error) => /^(READONLY|UNBLOCKED)/.test(err.message),
+  };
 }
 
 /** Resolves when the connection is ready (at once if it is); rejects after `timeoutMs`. */
@@ -89,8 +156,13 @@ export function waitUntilReady(redis: RedisClient, timeoutMs: number): Promise<v
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (err.name === 'MaxRetriesPerRequestError' || err.name === 'ClusterAllFailedError') return true;
-  return /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|None of startup nodes is available|Failed to refresh slots cache/.test(
-    err.message,
+  // The second line: answers of a node that is not (or not yet) a usable primary — a replica after
+  // a failover (READONLY), one loading its data (LOADING), one cut off from its primary
+  // (MASTERDOWN), a blocked command ended by a role change (UNBLOCKED), a cluster mid-failover.
+  return (
+    /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|None of startup nodes is available|Failed to refresh slots cache|All sentinels are unreachable/.test(
+      err.message,
+    ) || /^(READONLY|LOADING|MASTERDOWN|UNBLOCKED|NOREPLICAS|CLUSTERDOWN|TRYAGAIN)\b/.test(err.message)
   );
 }
 
@@ -141,7 +213,34 @@ export function logErrors<C extends RedisClient>(redis: C, name: string): C {
     last = Date.now();
     log.warn('redis connection error; reconnecting', { connection: name, error: err.message });
   });
+  reconnectIfEnded(redis, name);
   return redis;
+}
+
+/**
+ * A connection that ends without being closed by us (ioredis's terminal `end`, which it never
+ * leaves by itself: a disconnect that raced a reconnect) is connected again, so no process is left
+ * answering 503 for good after an outage. Our own `disconnect()` / `quit()` are told apart.
+ */
+function reconnectIfEnded(redis: RedisClient, name: string): void {
+  let closedByUs = false;
+  const disconnect = redis.disconnect.bind(redis);
+  redis.disconnect = ((reconnect?: boolean) => {
+    if (!reconnect) closedByUs = true;
+    return disconnect(reconnect);
+  }) as typeof redis.disconnect;
+  const quit = redis.quit.bind(redis) as (...args: unknown[]) => Promise<'OK'>;
+  redis.quit = ((...args: unknown[]) => {
+    closedByUs = true;
+    return quit(...args);
+  }) as typeof redis.quit;
+  redis.on('end', () => {
+    if (closedByUs) return;
+    log.warn('redis connection ended by itself; connecting again', { connection: name });
+    setTimeout(() => {
+      if (!closedByUs && redis.status === 'end') redis.connect().catch(() => {});
+    }, 1000).unref();
+  });
 }
 
 export function keys(prefix: string) {
@@ -195,6 +294,14 @@ export function keys(prefix: string) {
     /** Subject (task) id → list of delivery attempts (JSON), and its delivery state. */
     webhookDeliveries: (subjectId: string) => `${prefix}:webhook-deliveries:${subjectId}`,
     webhookState: (subjectId: string) => `${prefix}:webhook-state:${subjectId}`,
+    /** Stream of server tasks that became final with a callback URL, written with the final status. */
+    webhookOutbox: `${prefix}:webhook-outbox`,
+    /** Tasks not final yet, by creation time (ms): the reconciliation looks for ones whose job is gone. */
+    tasksOpen: `${prefix}:tasks-open`,
+    /** Written before each WAIT, so that the WAIT covers every write made before it (any connection). */
+    replicationBarrier: `${prefix}:replication-barrier`,
+    /** Held by the API process that reconciles now (one at a time). */
+    reconcileLock: `${prefix}:reconcile-lock`,
   };
 }
 

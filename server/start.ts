@@ -1,8 +1,8 @@
 /**
  * `npm start`: the whole system on one machine. Finds a Redis (REDIS_CLUSTER_NODES, else
- * REDIS_URL, else 127.0.0.1:6379, else starts `redis-server` with its data under DATA_DIR and AOF
- * on), then runs the API and WORKERS worker processes, restarting any that crash, and stops them
- * all on Ctrl-C.
+ * REDIS_SENTINELS, else REDIS_URL, else 127.0.0.1:6379, else starts `redis-server` with its data
+ * under DATA_DIR and AOF on), then runs the API and WORKERS worker processes, restarting any that
+ * exit (server/process/supervisor.ts), and stops them all on Ctrl-C.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,7 +12,8 @@ import { ConfigError, loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { launch, type Role } from './process/launcher.ts';
 import { freePort } from './process/ports.ts';
-import { aofRedisArgs, clusterNodes } from './redis.ts';
+import { Supervisor } from './process/supervisor.ts';
+import { aofRedisArgs, clusterNodes, describeTarget, redisTarget, sentinelOptions } from './redis.ts';
 
 const log = createLogger({ service: 'start' });
 
@@ -52,6 +53,28 @@ async function pingCluster(nodes: string, timeoutMs: number): Promise<boolean> {
   }
 }
 
+/** Whether the sentinels name a primary and it answers PING. */
+async function pingSentinelPrimary(config: Parameters<typeof redisTarget>[0], timeoutMs: number): Promise<boolean> {
+  const r = new Redis({
+    ...sentinelOptions(redisTarget(config)),
+    failoverDetector: false,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    sentinelRetryStrategy: () => null,
+  });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+}
+
 async function startOwnRedis(dataDir: string): Promise<{ url: string; proc: ChildProcess }> {
   const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (found.error) {
@@ -84,8 +107,6 @@ async function startOwnRedis(dataDir: string): Promise<{ url: string; proc: Chil
 interface Managed {
   name: string;
   role: Role;
-  proc?: ChildProcess;
-  restarts: number;
   /** Variables for this process alone. */
   env?: Record<string, string>;
 }
@@ -102,6 +123,14 @@ async function main() {
       throw new Error(`REDIS_CLUSTER_NODES=${config.REDIS_CLUSTER_NODES} does not answer`);
     }
     log.info('using the Redis Cluster', { nodes: config.REDIS_CLUSTER_NODES, prefix: config.REDIS_PREFIX });
+  } else if (config.REDIS_SENTINELS) {
+    // The same: a Sentinel-managed primary is never replaced by a local Redis.
+    if (!(await pingSentinelPrimary(config, 3000))) {
+      throw new Error(
+        `REDIS_SENTINELS=${config.REDIS_SENTINELS} does not name a primary "${config.REDIS_SENTINEL_NAME}" that answers`,
+      );
+    }
+    log.info('using the primary the sentinels name', { target: describeTarget(redisTarget(config)) });
   } else if (redisUrl) {
     if (!(await pingRedis(redisUrl, 3000))) throw new Error(`REDIS_URL=${redisUrl} does not answer`);
   } else if (await pingRedis('redis://127.0.0.1:6379')) {
@@ -113,31 +142,23 @@ async function main() {
     ownRedis = own.proc;
   }
 
-  // The processes read REDIS_CLUSTER_NODES themselves (from the environment or .env, loaded above).
-  const env = redisUrl ? { ...process.env, REDIS_URL: redisUrl } : { ...process.env };
+  // The processes read REDIS_CLUSTER_NODES and REDIS_SENTINELS themselves (from the environment or
+  // .env, loaded above).
+  const env = redisUrl && !config.REDIS_SENTINELS ? { ...process.env, REDIS_URL: redisUrl } : { ...process.env };
   let stopping = false;
   const children: Managed[] = [
-    { name: 'api', role: 'api' as const, restarts: 0 },
+    { name: 'api', role: 'api' as const },
     ...Array.from({ length: config.WORKERS }, (_, i) => ({
       name: `worker-${i + 1}`,
       role: 'worker' as const,
-      restarts: 0,
       // Each worker serves its metrics on a port of its own: WORKER_METRICS_PORT, +1, +2, …
       env: workerMetricsEnv(config.WORKER_METRICS_PORT, i),
     })),
   ];
-
-  const start = (m: Managed) => {
-    m.proc = launch(m.role, { env: { ...env, ...m.env }, stdio: 'inherit' }).child;
-    m.proc.on('exit', (code, signal) => {
-      if (stopping) return;
-      m.restarts++;
-      const delay = Math.min(30_000, 1000 * 2 ** Math.min(m.restarts - 1, 5));
-      log.warn(`${m.name} exited; restarting`, { code, signal, in_ms: delay });
-      setTimeout(() => !stopping && start(m), delay);
-    });
-  };
-  children.forEach(start);
+  const supervisors = children.map(
+    (m) => new Supervisor(m.name, () => launch(m.role, { env: { ...env, ...m.env }, stdio: 'inherit' }).child, log),
+  );
+  for (const s of supervisors) s.start();
 
   const base = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`;
   for (let i = 0; i < 100; i++) {
@@ -146,7 +167,7 @@ async function main() {
       .catch(() => false);
     if (ok) {
       process.stderr.write(
-        `\n  Twinlens is up: ${base}/  (API docs ${base}/api/docs, readiness ${base}/readyz)\n  ${config.WORKERS} worker process(es), model ${config.MODEL}, Redis ${redisUrl ?? `Cluster ${config.REDIS_CLUSTER_NODES}`}. Ctrl-C stops everything.\n\n`,
+        `\n  Twinlens is up: ${base}/  (API docs ${base}/api/docs, readiness ${base}/readyz)\n  ${config.WORKERS} worker process(es), model ${config.MODEL}, Redis ${describeTarget(redisTarget({ ...config, REDIS_URL: redisUrl }))}. Ctrl-C stops everything.\n\n`,
       );
       break;
     }
@@ -157,17 +178,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info('stopping everything', { signal });
-    await Promise.all(
-      children.map(
-        (m) =>
-          new Promise<void>((resolve) => {
-            if (!m.proc || m.proc.exitCode !== null || m.proc.signalCode !== null) return resolve();
-            m.proc.once('exit', () => resolve());
-            m.proc.kill('SIGTERM');
-            setTimeout(() => m.proc?.kill('SIGKILL'), 15_000).unref();
-          }),
-      ),
-    );
+    await Promise.all(supervisors.map((s) => s.stop()));
     if (ownRedis) {
       ownRedis.kill('SIGTERM'); // Redis flushes its AOF on SIGTERM
       await new Promise((r) => ownRedis?.once('exit', r));

@@ -41,11 +41,17 @@ export const ERROR_STATUS = {
   // storage: full (507) or failing (503), on upload with Retry-After, and inside a failed Task
   storage_full: 507,
   storage_failed: 503,
+  // a task's creation not confirmed on the replicas in time (with Retry-After: send it again, same task_id)
+  not_replicated: 503,
   // task failures (reported inside a failed Task, not as HTTP statuses)
   inference_failed: 500,
   // the task's model cannot be loaded (missing or corrupt files, or it does not fit its manifest)
   model_unavailable: 503,
   timeout: 504,
+  // found by the reconciliation: the task's record and its upload were lost (a Redis failover), or its
+  // job was given up by the queue without an outcome (its workers kept dying)
+  task_lost: 500,
+  worker_lost: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

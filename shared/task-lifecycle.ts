@@ -7,7 +7,8 @@
  *   queued ──claim──▶ running ──succeed──▶ succeeded
  *     │  ▲              │ ╰────fail─────▶ failed
  *     │  ╰──hand_over───┤
- *     ╰──────cancel─────┴──────cancel───▶ canceled
+ *     ├──────cancel─────┼──────cancel───▶ canceled
+ *     ╰─────abandon─────┴─────abandon───▶ failed   (the server's reconciliation)
  *
  * `claim` is allowed from `running` too: a worker that died mid-job leaves its task running, and
  * the next attempt takes it over. `hand_over` is the web app's: a task the device could not finish
@@ -28,7 +29,7 @@ import {
   type TaskStatus,
 } from './contract.ts';
 
-export type Transition = 'claim' | 'succeed' | 'fail' | 'cancel' | 'hand_over';
+export type Transition = 'claim' | 'succeed' | 'fail' | 'cancel' | 'hand_over' | 'abandon';
 
 export const TRANSITIONS: Record<Transition, { from: readonly TaskStatus[]; to: TaskStatus }> = {
   claim: { from: ['queued', 'running'], to: 'running' },
@@ -36,6 +37,9 @@ export const TRANSITIONS: Record<Transition, { from: readonly TaskStatus[]; to: 
   fail: { from: ['running'], to: 'failed' },
   cancel: { from: ['queued', 'running'], to: 'canceled' },
   hand_over: { from: ['queued', 'running'], to: 'queued' },
+  // The server's reconciliation: a task that can no longer run (its job given up without an outcome,
+  // or lost in a failover with its upload) fails with the reason, from wherever it stopped.
+  abandon: { from: ['queued', 'running'], to: 'failed' },
 };
 
 export function canTransition(status: TaskStatus, transition: Transition): boolean {

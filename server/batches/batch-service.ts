@@ -157,9 +157,22 @@ export class BatchService {
         await this.redis.zrem(k.batchTasks(batch.id), a.task.task_id);
         await this.redis.hincrby(k.batch(batch.id), 'left', -1);
         if (!(err instanceof TwinlensError)) throw err;
-        const r = rejection(a.index, photos[a.index]?.filename, err);
-        await this.redis.rpush(k.batchRejected(batch.id), JSON.stringify(r));
-        rejected.push(r);
+        // The replicas did not confirm it (server/durability/): nor will they the next ones now. Those
+        // made so far are acknowledged; the rest are refused with this one (send them again), or,
+        // when none was made, the whole request is answered 503.
+        const unconfirmed = err.code === 'not_replicated' ? accepted.slice(i) : [a];
+        if (unconfirmed.length > 1) {
+          const later = unconfirmed.slice(1).map((u) => u.task.task_id);
+          await this.redis.zrem(k.batchTasks(batch.id), ...later);
+          await this.redis.hincrby(k.batch(batch.id), 'left', -later.length);
+        }
+        if (err.code === 'not_replicated' && tasks.length === 0) throw err;
+        for (const u of unconfirmed) {
+          const r = rejection(u.index, photos[u.index]?.filename, err);
+          await this.redis.rpush(k.batchRejected(batch.id), JSON.stringify(r));
+          rejected.push(r);
+        }
+        if (err.code === 'not_replicated') break;
       }
     }
     // A cancel that ran while these were being made may have missed them: cancel them too.

@@ -4,7 +4,7 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import { Gauge, Registry } from 'prom-client';
-import type { DetectQueue, QueueCounts } from '../queue/detect-queue.ts';
+import { backlogOf, type DetectQueue, type QueueCounts } from '../queue/detect-queue.ts';
 import type { WorkerRegistry } from '../workers/worker-registry.ts';
 import { httpMetrics } from './http.ts';
 import { collectProcessMetrics } from './process-metrics.ts';
@@ -25,6 +25,14 @@ export function apiMetrics(deps: { queue: DetectQueue; workers: WorkerRegistry }
     async collect() {
       const counts = await deps.queue.counts();
       for (const state of Object.keys(counts) as (keyof QueueCounts)[]) this.set({ state }, counts[state]);
+    },
+  });
+  new Gauge({
+    name: 'twinlens_queue_backlog',
+    help: 'Jobs before the workers: waiting (the wait list and the prioritized set), delayed and running (what to scale workers on)',
+    registers: [registry],
+    async collect() {
+      this.set(backlogOf(await deps.queue.counts()).backlog);
     },
   });
   new Gauge({

@@ -52,14 +52,33 @@ export function workerMetrics(): JobMetrics & { registry: Registry } {
   };
 }
 
-/** GET /metrics on its own port (0 = not served). Resolves with a function that closes it. */
+/**
+ * GET /metrics on its own port (0 = not served), and with `health` the worker's probes: GET
+ * /healthz (200 unless the worker is stuck) and GET /readyz (200 once it takes jobs and while it is
+ * not stuck; else 503). Resolves with a function that closes it.
+ */
 export async function serveMetrics(
   registry: Registry,
-  opts: { port: number; host: string; token?: string; log: Logger },
+  opts: {
+    port: number;
+    host: string;
+    token?: string | undefined;
+    log: Logger;
+    health?: () => { live: boolean; ready: boolean };
+  },
 ): Promise<() => Promise<void>> {
   if (opts.port === 0) return async () => {};
   const server = http.createServer((req, res) => {
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+    const path = req.url?.split('?')[0];
+    if (req.method === 'GET' && opts.health && (path === '/healthz' || path === '/readyz')) {
+      const h = opts.health();
+      const ok = path === '/healthz' ? h.live : h.ready && h.live;
+      res
+        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: ok ? (path === '/healthz' ? 'ok' : 'ready') : 'not_ready' }));
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
       res.writeHead(404).end();
       return;
     }

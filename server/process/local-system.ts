@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { UserStore } from '../auth/user-store.ts';
-import { clusterNodes, DEFAULT_REDIS_URL, keys, type RedisClient } from '../redis.ts';
+import { clusterNodes, DEFAULT_REDIS_URL, keys, type RedisClient, redisTarget, sentinelOptions } from '../redis.ts';
 import { launch, type Proc, ROOT } from './launcher.ts';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
@@ -19,7 +19,7 @@ export interface System {
   baseUrl: string;
   dataDir: string;
   prefix: string;
-  /** A client of the system's Redis (a Cluster client when `env` has REDIS_CLUSTER_NODES). */
+  /** A client of the system's Redis (a Cluster client when `env` has REDIS_CLUSTER_NODES, the sentinels' primary with REDIS_SENTINELS). */
   redis: RedisClient;
   admin: { username: string; password: string };
   api: Proc;
@@ -63,9 +63,12 @@ export async function startSystem(
   const api = launch('api', { env });
   const listening = await api.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('listening on'));
   const baseUrl = String(listening.msg).replace('listening on ', '');
-  const redis: RedisClient = env.REDIS_CLUSTER_NODES
-    ? new Cluster(clusterNodes(env.REDIS_CLUSTER_NODES), { redisOptions: { maxRetriesPerRequest: null } })
-    : new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const target = redisTarget(env);
+  const redis: RedisClient = target.clusterNodes
+    ? new Cluster(clusterNodes(target.clusterNodes), { redisOptions: { maxRetriesPerRequest: null } })
+    : target.sentinels
+      ? new Redis({ ...sentinelOptions(target), maxRetriesPerRequest: null })
+      : new Redis(redisUrl, { maxRetriesPerRequest: null });
   // Fault tests stop Redis on purpose: this client reconnects; its connection errors are noise.
   redis.on('error', () => {});
   const workers: Proc[] = [];

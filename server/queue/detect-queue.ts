@@ -65,6 +65,33 @@ export interface QueueCounts {
 
 const EMPTY: QueueCounts = { waiting: 0, batchWaiting: 0, active: 0, delayed: 0, completed: 0, failed: 0 };
 
+/**
+ * The work the workers have before them, for scaling on it (KEDA reads it from GET
+ * /metrics/backlog): jobs waiting in the wait lists *and* in the prioritized sets (album jobs: a
+ * trigger that reads only `…:wait`'s length sees none of them), delayed retries, and the jobs
+ * running now (scaling to zero while one runs would stop it). Every model's queue together.
+ */
+export interface Backlog {
+  backlog: number;
+  waiting: number;
+  prioritized: number;
+  delayed: number;
+  active: number;
+}
+
+export function backlogOf(c: QueueCounts): Backlog {
+  const waiting = c.waiting - c.batchWaiting;
+  return {
+    backlog: c.waiting + c.delayed + c.active,
+    waiting,
+    prioritized: c.batchWaiting,
+    delayed: c.delayed,
+    active: c.active,
+  };
+}
+
+export type JobState = { state: 'alive' | 'completed' | 'absent' } | { state: 'failed'; reason: string };
+
 /** A job's model (jobs queued before models could be chosen ran the default). */
 export function modelOf(data: Pick<DetectJobData, 'params'>): string {
   return data.params.model ?? DEFAULT_MODEL_ID;
@@ -86,6 +113,9 @@ export class DetectQueue {
     let q = this.byModel.get(model);
     if (!q) {
       q = new Queue<DetectJobData>(queueName(model), { connection: this.connection, prefix: this.opts.prefix });
+      // Its connection's errors are logged where it was made (connectRedis); without a listener BullMQ
+      // prints each one to stderr, several a second while Redis is away.
+      q.on('error', () => {});
       this.byModel.set(model, q);
     }
     return q;
@@ -135,6 +165,47 @@ export class DetectQueue {
     } catch {
       return false; // locked by a worker
     }
+  }
+
+  /** Removes a job whatever its state but running (a finished one too): for a task queued again. */
+  async removeJob(taskId: string, model: string): Promise<void> {
+    await this.queueFor(model)
+      .remove(taskId)
+      .catch(() => 0);
+  }
+
+  /**
+   * Where each task's job is, read from the jobs themselves (one pipelined HMGET per task and model
+   * queue: a job is in its model's queue, and the reconciler has only the task ids): `alive` (waiting,
+   * prioritized, delayed or running), `completed`, `failed` (with BullMQ's reason), or `absent`. For the
+   * reconciler, which looks for tasks whose job is gone or ended without them.
+   */
+  async jobStates(taskIds: string[]): Promise<JobState[]> {
+    if (taskIds.length === 0) return [];
+    const queues = await this.queues();
+    const pipeline = this.connection.pipeline();
+    for (const id of taskIds) {
+      for (const q of queues) pipeline.hmget(q.toKey(id), 'timestamp', 'finishedOn', 'failedReason');
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    return taskIds.map((_, i): JobState => {
+      for (const [err, fields] of replies.slice(i * queues.length, (i + 1) * queues.length)) {
+        if (err) throw err;
+        const [timestamp = null, finishedOn = null, failedReason = null] = fields as (string | null)[];
+        if (timestamp === null) continue;
+        if (finishedOn === null) return { state: 'alive' };
+        return failedReason !== null ? { state: 'failed', reason: failedReason } : { state: 'completed' };
+      }
+      return { state: 'absent' };
+    });
+  }
+
+  /** Where jobs for these models wait for a worker (wait lists and prioritized sets), for raw commands on any connection. */
+  static waitingKeys(prefix: string, models: string[]): { wait: string; prioritized: string }[] {
+    return models.map((m) => ({
+      wait: `${prefix}:${queueName(m)}:wait`,
+      prioritized: `${prefix}:${queueName(m)}:prioritized`,
+    }));
   }
 
   /**

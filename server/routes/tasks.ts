@@ -114,7 +114,7 @@ const create = createRoute({
     },
     503: {
       description:
-        'The queue is full (`queue_full`, with `Retry-After`: an estimate in seconds) or the server is not ready.',
+        'The queue is full (`queue_full`, with `Retry-After`: an estimate in seconds), the server is not ready (`not_ready`: Redis has no primary now), or the task could not be confirmed on the replicas in time (`not_replicated`: nothing was kept; send it again with the same `task_id`).',
       headers: z.object({ 'Retry-After': z.string().optional() }),
       content: errorContent,
     },
@@ -244,7 +244,7 @@ export function taskRoutes(deps: TaskDeps) {
     // Kept before the task exists, so that it is there however fast the task ends; keyed by the
     // user, so naming another user's task id cannot redirect that task's webhook.
     if (callbackUrl) await deps.webhooks.setTaskUrl(user.id, task.task_id, callbackUrl);
-    const created = await deps.tasks.create(task, user.id, upload);
+    const created = await deps.tasks.create(task, user.id, upload, { callbackUrl: callbackUrl ?? undefined });
     if (created === 'used') {
       throw new TwinlensError('conflict', 'this task_id belonged to a deleted task; choose a new one');
     }
@@ -253,6 +253,7 @@ export function taskRoutes(deps: TaskDeps) {
       // both sending a task made offline): the same answer, the task as it is now.
       const existing = await deps.store.get(task.task_id);
       if (existing && existing.ownerId === user.id) {
+        await deps.tasks.confirmExisting(existing, callbackUrl ?? undefined);
         return c.json(existing.task, 202, { Location: `/api/v1/tasks/${task.task_id}` });
       }
       throw new TwinlensError('conflict', 'this task_id is taken; choose another');

@@ -19,6 +19,34 @@ export interface BlobStore {
   exists(key: string): Promise<boolean>;
 }
 
+/**
+ * Small records kept beside the blobs, by folder and name (`acks/<folder>/<name>.json`): the
+ * acknowledgement journal (server/durability/ack-journal.ts) keeps there what Redis may lose in a
+ * failover. Folders and names are checked (`checkRecordPath`), so they never reach elsewhere.
+ */
+export interface RecordStore {
+  putRecord(folder: string, name: string, body: string): Promise<void>;
+  /** The record, or null when there is none. */
+  getRecord(folder: string, name: string): Promise<string | null>;
+  deleteRecord(folder: string, name: string): Promise<void>;
+  /** The names in a folder (none when it does not exist). */
+  listRecords(folder: string): Promise<string[]>;
+  listRecordFolders(): Promise<string[]>;
+  deleteRecordFolder(folder: string): Promise<void>;
+}
+
+export const RECORD_AREA = 'acks';
+const RECORD_FOLDER = /^[0-9]{1,12}$/;
+const RECORD_NAME = /^[A-Za-z0-9-]{1,64}$/;
+
+/** A record's path under the store's root (`acks/<folder>/<name>.json`), or an error for a bad folder or name. */
+export function checkRecordPath(folder: string, name?: string): string {
+  if (!RECORD_FOLDER.test(folder)) throw new Error(`invalid record folder ${JSON.stringify(folder)}`);
+  if (name === undefined) return `${RECORD_AREA}/${folder}`;
+  if (!RECORD_NAME.test(name)) throw new Error(`invalid record name ${JSON.stringify(name)}`);
+  return `${RECORD_AREA}/${folder}/${name}.json`;
+}
+
 /** Whether storage can take writes now (readiness), and if not, why. */
 export type StorageHealth = { ok: true } | { ok: false; code: 'storage_full' | 'storage_failed'; message: string };
 

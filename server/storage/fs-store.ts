@@ -7,12 +7,15 @@ import {
   type BlobStore,
   blobKey,
   checkBlobKey,
+  checkRecordPath,
+  RECORD_AREA,
+  type RecordStore,
   type StorageHealth,
   storageError,
 } from './blob-store.ts';
 
 /** Content-addressed files under a data directory (a shared volume when workers are on other hosts). */
-export class FsBlobStore implements BlobStore {
+export class FsBlobStore implements BlobStore, RecordStore {
   /** Directories made already (256 per area at most): no mkdir per write. */
   private readonly dirs = new Set<string>();
 
@@ -108,6 +111,54 @@ export class FsBlobStore implements BlobStore {
       const st = await fs.stat(file).catch(() => null);
       if (st && now - st.mtimeMs > olderThanMs) await fs.rm(file, { force: true });
     }
+  }
+
+  async putRecord(folder: string, name: string, body: string): Promise<void> {
+    const target = path.join(this.root, checkRecordPath(folder, name));
+    // Whole or not at all, as blobs are: written under a temporary name, then renamed.
+    const tmp = path.join(this.root, 'tmp', `record.${randomBytes(6).toString('hex')}`);
+    try {
+      const dir = path.dirname(target);
+      if (!this.dirs.has(dir)) {
+        await fs.mkdir(dir, { recursive: true });
+        this.dirs.add(dir);
+      }
+      await fs.writeFile(tmp, body, { mode: 0o640 });
+      await fs.rename(tmp, target);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      this.dirs.delete(path.dirname(target));
+      throw storageError(err, 'recording the acknowledgement');
+    }
+  }
+
+  async getRecord(folder: string, name: string): Promise<string | null> {
+    try {
+      return await fs.readFile(path.join(this.root, checkRecordPath(folder, name)), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw storageError(err, 'reading the acknowledgement journal');
+    }
+  }
+
+  async deleteRecord(folder: string, name: string): Promise<void> {
+    await fs.rm(path.join(this.root, checkRecordPath(folder, name)), { force: true });
+  }
+
+  async listRecords(folder: string): Promise<string[]> {
+    const names = await fs.readdir(path.join(this.root, checkRecordPath(folder))).catch(() => [] as string[]);
+    return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length));
+  }
+
+  async listRecordFolders(): Promise<string[]> {
+    const names = await fs.readdir(path.join(this.root, RECORD_AREA)).catch(() => [] as string[]);
+    return names.filter((n) => /^[0-9]{1,12}$/.test(n));
+  }
+
+  async deleteRecordFolder(folder: string): Promise<void> {
+    const dir = path.join(this.root, checkRecordPath(folder));
+    this.dirs.delete(dir);
+    await fs.rm(dir, { recursive: true, force: true });
   }
 
   private pathOf(key: string): string {

@@ -1,9 +1,9 @@
 import { type Config, ConfigError } from '../config.ts';
-import type { BlobStore, StorageHealth } from './blob-store.ts';
+import type { BlobStore, RecordStore, StorageHealth } from './blob-store.ts';
 import { FsBlobStore } from './fs-store.ts';
 
-/** A blob store as a process holds it: checked once at start, then used through `BlobStore`. */
-export interface OpenedBlobStore extends BlobStore {
+/** A blob store as a process holds it: checked once at start, then used through `BlobStore` (and `RecordStore`). */
+export interface OpenedBlobStore extends BlobStore, RecordStore {
   /** Prepares or checks the storage; throws (naming what is wrong) when it cannot be used. */
   init(): Promise<void>;
   /** Cleans what a crash may have left. Only drivers that can leave something have it (fs: tmp/). */

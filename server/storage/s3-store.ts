@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import {
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -13,6 +15,9 @@ import {
   type BlobStore,
   blobKey,
   checkBlobKey,
+  checkRecordPath,
+  RECORD_AREA,
+  type RecordStore,
   type StorageHealth,
   storageError,
 } from './blob-store.ts';
@@ -37,7 +42,7 @@ export interface S3BlobStoreOptions {
  * it against s3rver (a Node implementation of the S3 HTTP API), the S3-compatible server
  * available without Docker or a Ceph cluster.
  */
-export class S3BlobStore implements BlobStore {
+export class S3BlobStore implements BlobStore, RecordStore {
   private readonly client: S3Client;
   private lastHealth: { at: number; result: StorageHealth } = { at: 0, result: { ok: true } };
 
@@ -147,6 +152,91 @@ export class S3BlobStore implements BlobStore {
       if (statusOf(err) === 404) return false;
       throw err;
     }
+  }
+
+  async putRecord(folder: string, name: string, body: string): Promise<void> {
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.opts.bucket,
+          Key: `${this.opts.prefix}${checkRecordPath(folder, name)}`,
+          Body: body,
+          ContentType: 'application/json',
+        }),
+      );
+    } catch (err) {
+      throw storageError(err, 'recording the acknowledgement');
+    }
+  }
+
+  async getRecord(folder: string, name: string): Promise<string | null> {
+    try {
+      const key = `${this.opts.prefix}${checkRecordPath(folder, name)}`;
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.opts.bucket, Key: key }));
+      return res.Body ? await res.Body.transformToString('utf8') : null;
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw storageError(err, 'reading the acknowledgement journal');
+    }
+  }
+
+  async deleteRecord(folder: string, name: string): Promise<void> {
+    const key = `${this.opts.prefix}${checkRecordPath(folder, name)}`;
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: key }));
+  }
+
+  async listRecords(folder: string): Promise<string[]> {
+    const prefix = `${this.opts.prefix}${checkRecordPath(folder)}/`;
+    return (await this.listKeys(prefix))
+      .filter((k) => k.endsWith('.json'))
+      .map((k) => k.slice(prefix.length, -'.json'.length));
+  }
+
+  async listRecordFolders(): Promise<string[]> {
+    const prefix = `${this.opts.prefix}${RECORD_AREA}/`;
+    const folders: string[] = [];
+    let token: string | undefined;
+    do {
+      const res = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.opts.bucket,
+          Prefix: prefix,
+          Delimiter: '/',
+          ContinuationToken: token,
+        }),
+      );
+      for (const p of res.CommonPrefixes ?? []) {
+        const folder = p.Prefix?.slice(prefix.length, -1);
+        if (folder && /^[0-9]{1,12}$/.test(folder)) folders.push(folder);
+      }
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return folders;
+  }
+
+  async deleteRecordFolder(folder: string): Promise<void> {
+    const keys = await this.listKeys(`${this.opts.prefix}${checkRecordPath(folder)}/`);
+    for (let i = 0; i < keys.length; i += 1000) {
+      await this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.opts.bucket,
+          Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+    }
+  }
+
+  private async listKeys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const res = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
   }
 
   /** Closes the client's kept-alive connections. */

@@ -16,9 +16,11 @@ import {
   TRANSITIONS,
   type Transition,
 } from '../../shared/task-lifecycle.ts';
+import type { AckEntry, AckJournal } from '../durability/ack-journal.ts';
+import type { ReplicationBarrier } from '../durability/replication-barrier.ts';
 import { annotate } from '../images/annotate.ts';
 import { LuaScript } from '../lua-script.ts';
-import type { DetectQueue, EnqueueOptions } from '../queue/detect-queue.ts';
+import { type DetectQueue, type EnqueueOptions, modelOf } from '../queue/detect-queue.ts';
 import type { BlobStore } from '../storage/blob-store.ts';
 import type { StoredTask, TaskEvent, TaskStore } from './task-store.ts';
 
@@ -43,21 +45,35 @@ export type ClaimResult =
   | { outcome: 'missing' }
   | { outcome: 'not-allowed'; status: string };
 
-export class TaskService {
-  /**
-   * Called once per server task that became final and has a callback URL (its own, else its
-   * owner's default; read by the same script that made it final: exactly one transition
-   * succeeds), to queue its webhook. Must not throw.
-   */
-  onFinal: ((task: Task, ownerId: string, callbackUrl: string) => Promise<void>) | undefined;
+/** What `create` needs besides the task: its queue place, and what a lost task is rebuilt with. */
+export interface CreateOptions extends EnqueueOptions {
+  /** The task's own callback URL (kept in Redis already; journaled so that a lost task gets it back). */
+  callbackUrl?: string | undefined;
+}
 
+/**
+ * What makes a 202 an acknowledgement that survives a failover: the replicas have the task (WAIT)
+ * and the journal in the storage names it (server/durability/). Without it (the CLI, workers),
+ * creating a task is its record and its job.
+ */
+export interface Acknowledgement {
+  barrier: ReplicationBarrier;
+  journal: AckJournal;
+}
+
+export class TaskService {
   /** Called once per album task that became final (the batch counts down to its own webhook). Must not throw. */
   onBatchTaskFinal: ((task: Task & { batch_id: string }, ownerId: string) => Promise<void>) | undefined;
+
+  /** Set by the API (server/compose.ts): each task is acknowledged only once replicated and journaled. */
+  acknowledgement: Acknowledgement | undefined;
 
   constructor(
     readonly store: TaskStore,
     private readonly queue: DetectQueue,
     private readonly blobs: BlobStore,
+    /** How long a task's webhook delivery state is kept (the task TTL). */
+    private readonly webhookStateTtlSeconds = store.ttlSeconds,
   ) {}
 
   private get redis() {
@@ -69,48 +85,170 @@ export class TaskService {
 
   /**
    * A new server task: its upload is stored first (content-addressed: the same bytes, the same
-   * file), then the record is made with its claim on the file (one script), then its job queued.
-   * Nothing is left behind when the id is taken or the queue refuses.
+   * file), then the record is made with its claim on the file (one script), then its job queued,
+   * then (in the API) it is acknowledged: on the replicas and in the journal. Nothing is left
+   * behind when the id is taken, the queue refuses, or the acknowledgement fails (then this
+   * throws `not_replicated`, and the same task sent again is made again).
    */
   async create(
     task: Task,
     ownerId: string,
     upload: { bytes: Uint8Array; extension: string },
-    queueOpts: EnqueueOptions = {},
+    opts: CreateOptions = {},
   ): Promise<CreateResult> {
     const uploadKey = await this.blobs.put('uploads', upload.bytes, upload.extension, task.image.sha256);
+    const result = await this.insert(task, ownerId, uploadKey);
+    if (result !== 'created') {
+      await this.store.dropUnclaimed(uploadKey);
+      return result;
+    }
+    try {
+      await this.queue.enqueue({ taskId: task.task_id, ownerId, uploadKey, params: task.params, task }, opts);
+    } catch (err) {
+      // Redis may be gone with the enqueue: then the record may stay, and the reconciler queues it.
+      await this.forget(task.task_id, ownerId).catch(() => {});
+      throw err;
+    }
+    await this.acknowledge({
+      v: 1,
+      task,
+      owner_id: ownerId,
+      upload_key: uploadKey,
+      callback_url: opts.callbackUrl,
+      album_backlog: opts.albumBacklog,
+    });
+    return 'created';
+  }
+
+  /**
+   * The same task sent again (`create` answered `exists`, and it is the caller's): its record may not
+   * be on the replicas or in the journal yet (the first answer was lost, or was a 503 while a worker
+   * already held it), so it is acknowledged before a 202 too.
+   */
+  async confirmExisting(stored: Pick<StoredTask, 'task' | 'ownerId'>, callbackUrl?: string): Promise<void> {
+    const ack = this.acknowledgement;
+    if (!ack) return;
+    const uploadKey = (await this.store.blobKeys(stored.task.task_id)).find((key) => key.startsWith('uploads/'));
+    const entry: AckEntry | undefined = uploadKey
+      ? { v: 1, task: stored.task, owner_id: stored.ownerId, upload_key: uploadKey, callback_url: callbackUrl }
+      : undefined;
+    await Promise.all([ack.barrier.confirm(), entry && ack.journal.record(entry)]);
+  }
+
+  /** The record (with its claim on the upload, and in the open tasks while not final), in one script. */
+  private async insert(task: Task, ownerId: string, uploadKey: string | null): Promise<CreateResult> {
     const k = this.keys;
+    const id = task.task_id;
     const result = (await CREATE.run(
       this.redis,
       [
-        k.task(task.task_id),
-        k.taskTombstone(task.task_id),
+        k.task(id),
+        k.taskTombstone(id),
         k.userTasks(ownerId),
         k.expiries,
-        k.taskBlobs(task.task_id),
-        k.blobRefs(uploadKey),
+        k.taskBlobs(id),
+        k.tasksOpen,
+        ...(uploadKey ? [k.blobRefs(uploadKey)] : []),
       ],
       [
-        task.task_id,
+        id,
         task.status,
         ownerId,
         JSON.stringify(task),
         Date.parse(task.created_at),
         this.store.ttlSeconds,
-        uploadKey,
+        ...(uploadKey ? [uploadKey] : []),
       ],
     )) as number;
-    if (result !== 1) {
-      await this.store.dropUnclaimed(uploadKey);
-      return result === 0 ? 'exists' : 'used';
+    return result === 1 ? 'created' : result === 0 ? 'exists' : 'used';
+  }
+
+  /**
+   * Acknowledged means replicated and journaled, both at once. When either fails, what was made is
+   * taken back (the journal entry first, so the reconciler never brings back a task answered 503)
+   * unless a worker holds it already: then the task stays, and the same task_id sent again gets it.
+   */
+  private async acknowledge(entry: AckEntry): Promise<void> {
+    const ack = this.acknowledgement;
+    if (!ack) return;
+    const [replicated, journaled] = await Promise.allSettled([ack.barrier.confirm(), ack.journal.record(entry)]);
+    if (replicated.status === 'fulfilled' && journaled.status === 'fulfilled') return;
+    const { task, owner_id: ownerId } = entry;
+    await ack.journal.remove(task).catch(() => {});
+    if (await this.queue.removeIfWaiting(task.task_id, modelOf(task))) {
+      await this.forget(task.task_id, ownerId).catch(() => {});
     }
-    try {
-      await this.queue.enqueue({ taskId: task.task_id, ownerId, uploadKey, params: task.params, task }, queueOpts);
-    } catch (err) {
-      await this.forget(task.task_id, ownerId);
-      throw err;
+    throw replicated.status === 'rejected' ? replicated.reason : (journaled as PromiseRejectedResult).reason;
+  }
+
+  /**
+   * Brings back a task a failover lost (its journal entry: the record is gone and was not deleted):
+   * queued again when its upload is still stored, else failed with `task_lost`. Returns what was
+   * done, or `exists` when the record came back meanwhile.
+   */
+  async restore(entry: AckEntry, now = new Date()): Promise<'requeued' | 'failed' | 'exists'> {
+    const { task, owner_id: ownerId, upload_key: uploadKey } = entry;
+    const stored = await this.blobs.exists(uploadKey);
+    if (entry.callback_url) {
+      await this.redis.set(
+        this.keys.webhookTask(ownerId, task.task_id),
+        entry.callback_url,
+        'EX',
+        this.store.ttlSeconds,
+      );
     }
-    return 'created';
+    const queued: Task = { ...task, status: 'queued', started_at: null, finished_at: null, model: null, error: null };
+    if ((await this.insert(queued, ownerId, stored ? uploadKey : null)) !== 'created') return 'exists';
+    if (stored) {
+      try {
+        await this.queue.enqueue(
+          { taskId: task.task_id, ownerId, uploadKey, params: task.params, task: queued },
+          { albumBacklog: entry.album_backlog },
+        );
+      } catch (err) {
+        // Redis went away again: without its record the next round restores it whole (should this
+        // delete fail too, the open-task sweep queues the record left behind).
+        await this.forget(task.task_id, ownerId).catch(() => {});
+        throw err;
+      }
+      return 'requeued';
+    }
+    await this.abandon(
+      { task: queued, ownerId },
+      { code: 'task_lost', message: 'the task was lost in a Redis failover and its upload is no longer stored' },
+      now,
+    );
+    return 'failed';
+  }
+
+  /**
+   * Ends a task that cannot run (queued or running): its job was given up without an outcome, or
+   * it was lost with its upload. Failed with `error`, with its push and webhook owed as for any end.
+   */
+  async abandon(
+    stored: Pick<StoredTask, 'task' | 'ownerId'>,
+    error: ErrorInfo,
+    now = new Date(),
+  ): Promise<TransitionResult> {
+    // Failed from where it stopped (a queued one as if claimed now); Redis checks the change as `abandon`.
+    const failed = failTask(stored.task, error, now);
+    return this.change(failed, stored.ownerId, 'abandon', null);
+  }
+
+  /** Queues a task's job again (the reconciler: its job is gone, or ended without recording an outcome). */
+  async requeue(stored: Pick<StoredTask, 'task' | 'ownerId'>): Promise<boolean> {
+    const id = stored.task.task_id;
+    const uploadKey = (await this.store.blobKeys(id)).find((key) => key.startsWith('uploads/'));
+    if (!uploadKey) return false;
+    await this.queue.removeJob(id, modelOf(stored.task));
+    await this.queue.enqueue({
+      taskId: id,
+      ownerId: stored.ownerId,
+      uploadKey,
+      params: stored.task.params,
+      task: stored.task,
+    });
+    return true;
   }
 
   /**
@@ -223,8 +361,10 @@ export class TaskService {
     const canceled = await this.cancel(stored);
     if (canceled) return canceled;
     // Final already, or it finished between the read and the cancel: deleted like any finished task.
-    await this.queue.removeIfWaiting(task.task_id, task.params.model);
+    await this.queue.removeIfWaiting(task.task_id, modelOf(task));
     await this.forget(task.task_id, ownerId, { tombstone: true });
+    // Its acknowledgement goes too (the tombstone keeps it from being restored meanwhile).
+    await this.acknowledgement?.journal.remove(task).catch(() => {});
     return null;
   }
 
@@ -235,7 +375,7 @@ export class TaskService {
   async cancel(stored: StoredTask): Promise<Task | null> {
     const { task, ownerId } = stored;
     if (isFinalStatus(task.status)) return null;
-    await this.queue.removeIfWaiting(task.task_id, task.params.model);
+    await this.queue.removeIfWaiting(task.task_id, modelOf(task));
     const canceled = cancelTask(task);
     if ((await this.change(canceled, ownerId, 'cancel', null)) !== 'ok') return null;
     await this.store.releaseAllBlobs(task.task_id);
@@ -276,7 +416,13 @@ export class TaskService {
     const k = this.keys;
     const m = this.redis.multi();
     if (opts.tombstone) m.set(k.taskTombstone(id), '1', 'EX', this.store.ttlSeconds);
-    await m.del(k.task(id)).zrem(k.userTasks(ownerId), id).zrem(k.expiries, id).del(k.taskRuns(id)).exec();
+    await m
+      .del(k.task(id))
+      .zrem(k.userTasks(ownerId), id)
+      .zrem(k.expiries, id)
+      .zrem(k.tasksOpen, id)
+      .del(k.taskRuns(id))
+      .exec();
   }
 
   private async change(
@@ -286,8 +432,9 @@ export class TaskService {
     inferenceMs: number | null,
   ): Promise<TransitionResult> {
     const k = this.keys;
-    const owesPush = isFinalStatus(next.status) && next.source === 'server';
-    const r = (await TRANSITION.run(
+    const final = isFinalStatus(next.status);
+    const owesPush = final && next.source === 'server';
+    const [outcome] = (await TRANSITION.run(
       this.redis,
       [
         k.task(next.task_id),
@@ -296,6 +443,9 @@ export class TaskService {
         k.pushSubscriptions(ownerId),
         k.webhookUser(ownerId),
         k.webhookTask(ownerId, next.task_id),
+        k.tasksOpen,
+        k.webhookOutbox,
+        k.webhookState(next.task_id),
       ],
       [
         next.status,
@@ -306,11 +456,11 @@ export class TaskService {
         OUTBOX_MAX,
         inferenceMs === null ? '' : String(inferenceMs),
         INFERENCE_SAMPLES,
+        final ? '1' : '0',
+        this.webhookStateTtlSeconds,
         ...TRANSITIONS[transition].from,
       ],
-    )) as [number, (string | null)?];
-    const [outcome, callbackUrl] = r;
-    if (outcome === 1 && owesPush && callbackUrl) await this.onFinal?.(next, ownerId, callbackUrl);
+    )) as [number];
     if (outcome === 1 && owesPush && next.batch_id) {
       await this.onBatchTaskFinal?.(next as Task & { batch_id: string }, ownerId);
     }

@@ -7,7 +7,7 @@
  * recorded as `given_up`.
  */
 import { type Job, Worker } from 'bullmq';
-import type { Logger } from '../log.ts';
+import { type Logger, throttledWarning } from '../log.ts';
 import { duplicateClient, type RedisClient } from '../redis.ts';
 import { signatureHeaders } from './signature.ts';
 import { failureOf, WEBHOOK_QUEUE, type WebhookJobData, type WebhookService } from './webhook-service.ts';
@@ -27,7 +27,8 @@ export function startWebhookDelivery(
     prefix: service.opts.prefix,
     concurrency: opts.concurrency,
   });
-  worker.on('error', (err) => opts.log.warn('webhook worker error', { err }));
+  const workerError = throttledWarning(opts.log, 'webhook worker error');
+  worker.on('error', (err) => workerError({ err }));
   return {
     close: async () => {
       await worker.close();

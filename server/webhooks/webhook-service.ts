@@ -7,8 +7,11 @@
  * the guarded outbound client. Attempts: WEBHOOK_ATTEMPTS with exponential backoff from
  * WEBHOOK_BACKOFF_MS (12 × 42 s: the last try about 24 h after the first), at least once.
  *
- * TaskService calls `taskEnded` once per task, right after the compare-and-set that made the task
- * final (exactly one transition succeeds). Batches call `enqueue` with their own event.
+ * A task's event is owed by the compare-and-set that made the task final: the same script appends
+ * it to the webhook outbox (a Redis stream) and sets its state `pending`, so no crash between the
+ * two loses it; the API processes relay each entry to the queue (`relay`, webhook-outbox.ts), under
+ * the event's own job id, so relaying it twice still queues it once. Batches call `enqueue` with
+ * their own event.
  */
 import { Queue } from 'bullmq';
 import type {
@@ -62,6 +65,8 @@ export class WebhookService {
     queueRedis: RedisClient = redis,
   ) {
     this.queue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, { connection: queueRedis, prefix: opts.prefix });
+    // Connection errors are logged by the connection itself (connectRedis), not once per attempt here.
+    this.queue.on('error', () => {});
   }
 
   /**
@@ -131,6 +136,8 @@ export class WebhookService {
     type: WebhookEventType | (string & {});
     data: unknown;
     time?: Date;
+    /** Whether to set the delivery state `pending` here (a task's was set with its final status). */
+    markPending?: boolean;
   }): Promise<boolean> {
     const url = ev.url ?? (await this.redis.hget(this.keys.webhookUser(ev.ownerId), 'url'));
     if (!url) return false;
@@ -140,7 +147,9 @@ export class WebhookService {
       timestamp: (ev.time ?? new Date()).toISOString(),
       data: ev.data,
     });
-    await this.redis.set(this.keys.webhookState(ev.subjectId), 'pending', 'EX', this.opts.ttlSeconds);
+    if (ev.markPending ?? true) {
+      await this.redis.set(this.keys.webhookState(ev.subjectId), 'pending', 'EX', this.opts.ttlSeconds);
+    }
     await this.queue.add(
       ev.type,
       { ownerId: ev.ownerId, subjectId: ev.subjectId, url, messageId, body },
@@ -157,23 +166,26 @@ export class WebhookService {
   }
 
   /**
-   * The hook TaskService calls once a server task with a callback URL is final (the URL read by
-   * the script that made it final). Never throws (the task's outcome is recorded already); a
-   * failure to queue is logged.
+   * One webhook outbox entry (written by the script that made a server task final, with the URL
+   * it read there) queued for delivery. Throws when it cannot be queued: the entry is then kept and
+   * relayed again, and the job id makes a second relay a no-op.
    */
-  async taskEnded(task: Task, ownerId: string, url: string): Promise<void> {
-    try {
-      await this.enqueue({
-        ownerId,
-        subjectId: task.task_id,
-        url,
-        type: `task.${task.status}` as WebhookEventType,
-        data: task satisfies TaskWebhook['data'],
-        time: task.finished_at ? new Date(task.finished_at) : undefined,
-      });
-    } catch (err) {
-      this.log?.warn('could not queue the webhook of a task', { task_id: task.task_id, err });
+  async relay(entry: Record<string, string>): Promise<void> {
+    const { task_id: taskId, owner, url, type, task: json } = entry;
+    if (!taskId || !owner || !url || !type || !json) {
+      this.log?.warn('webhook outbox entry without its fields; dropped', { task_id: taskId });
+      return;
     }
+    const task = JSON.parse(json) as Task;
+    await this.enqueue({
+      ownerId: owner,
+      subjectId: taskId,
+      url,
+      type: type as WebhookEventType,
+      data: task satisfies TaskWebhook['data'],
+      time: task.finished_at ? new Date(task.finished_at) : undefined,
+      markPending: false,
+    });
   }
 
   /** Records one attempt; `final` sets the state (delivered or given up), else it stays pending. */

@@ -149,10 +149,12 @@ describe('the system with STORAGE=s3', () => {
     const jpeg = Buffer.from(await annotated.arrayBuffer());
     expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
 
-    // In the S3 server, under S3_PREFIX: the upload (content-addressed) and the drawn result.
+    // In the S3 server, under S3_PREFIX: the upload (content-addressed), the drawn result, and the
+    // task's acknowledgement (the journal a Redis failover cannot reach: server/durability/).
     const sha = done.image.sha256;
     const stored = await bucketKeys(prefix);
-    expect(stored).toHaveLength(2);
+    expect(stored).toHaveLength(3);
+    expect(stored.find((k) => k.startsWith(`${prefix}acks/`))).toMatch(new RegExp(`/${task.task_id}\\.json$`));
     expect(stored).toContain(`${prefix}uploads/${sha.slice(0, 2)}/${sha}.png`);
     expect(stored.find((k) => k.startsWith(`${prefix}results/`))).toMatch(/\.jpg$/);
     // …and not on the local disk.
