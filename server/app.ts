@@ -34,6 +34,7 @@ import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { modelFileRoutes, modelRoutes } from './routes/models.ts';
+import { errorContent } from './routes/openapi-common.ts';
 import { pushRoutes } from './routes/push.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { taskExportRoutes } from './routes/task-export.ts';
@@ -211,6 +212,11 @@ export function createApp(services: Services, opts: AppOptions) {
   app.route(ADMIN_QUEUES_PATH, adminQueueRoutes({ queue: deps.queue, sessions: deps.sessions }));
   app.route('/', healthRoutes({ redis: deps.redis, workers: deps.workers, storage: deps.blobs }));
 
+  // Every route a key may use can answer 403 `insufficient_scope`: said once here, not in each route.
+  for (const def of app.openAPIRegistry.definitions) {
+    if (def.type !== 'route' || !def.route.security?.some((s) => API_KEY_SCHEME in s)) continue;
+    def.route.responses[403] ??= { description: 'An API key without the scope this needs', content: errorContent };
+  }
   app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', {
     type: 'http',
     scheme: 'bearer',

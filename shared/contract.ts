@@ -549,12 +549,10 @@ export const ApiKeySchema = z
     id: z.uuid(),
     name: z.string().meta({ example: 'nightly import' }),
     scopes: z.array(ApiKeyScopeSchema),
-    prefix: z
-      .string()
-      .meta({
-        description: 'The key’s first characters, to tell keys apart (the rest is never shown again)',
-        example: 'tlk_Xa3k9Q',
-      }),
+    prefix: z.string().meta({
+      description: 'The key’s first characters, to tell keys apart (the rest is never shown again)',
+      example: 'tlk_Xa3k9Q',
+    }),
     user_id: z.uuid(),
     username: z.string(),
     created_at: z.iso.datetime(),
