@@ -4,7 +4,7 @@ import { findRoute, type RouteDefinition, routeScopes } from '../../server/auth/
 import { credentialsFrom } from '../../server/cli/credentials.ts';
 import { TwinlensApiError, TwinlensClient } from '../../shared/client/twinlens-client.ts';
 
-const session = [{ Bearer: [] }, { Cookie: [] }];
+const session: Record<string, string[]>[] = [{ Bearer: [] }, { Cookie: [] }];
 const defs: RouteDefinition[] = [
   { type: 'schema' },
   {
