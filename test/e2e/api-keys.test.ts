@@ -46,8 +46,10 @@ describe('the API keys dialog', () => {
     const upload = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks`, { method: 'POST', headers, body: new FormData() });
     expect(upload.status).toBe(403);
 
-    // Closed: the secret is gone from the page.
-    await page.click('#api-keys-close');
+    // Closed (Escape, like most people close a dialog): the secret is gone from the page.
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('#api-keys', { state: 'hidden' });
+    await page.waitForFunction(() => document.getElementById('api-key-secret')?.textContent === '');
     expect(await page.isVisible('#api-key-new')).toBe(false);
     expect(await page.content()).not.toContain(secret as string);
 

@@ -78,12 +78,17 @@ export function apiKeysView(el: ApiKeysElements, actions: ApiKeysActions): { ope
       el.form.reset();
     });
   });
-  el.close.addEventListener('click', () => el.dialog.close());
-  // The secret is shown once: gone from the page when the dialog closes.
-  el.dialog.addEventListener('close', () => {
+  // The secret is shown once: gone from the page when the dialog closes (the button, or Escape:
+  // the dialog's close event comes a moment later).
+  const forgetSecret = () => {
     el.secret.value = '';
     el.created.hidden = true;
+  };
+  el.close.addEventListener('click', () => {
+    forgetSecret();
+    el.dialog.close();
   });
+  el.dialog.addEventListener('close', forgetSecret);
 
   return {
     async open() {
