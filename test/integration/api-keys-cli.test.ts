@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwinlensClient } from '../../shared/client/twinlens-client.ts';
 import type { CocoDataset } from '../../shared/export/coco.ts';
 import { FIXTURES } from '../helpers/api.ts';
-import { launch, useSystem } from '../helpers/system.ts';
+import { addUser, launch, useSystem } from '../helpers/system.ts';
 
 // Debug: every request is logged, the successful ones too.
 const ctx = useSystem({ workers: 1, env: { LOG_LEVEL: 'debug' } });
@@ -83,6 +83,19 @@ describe('API keys: the CLI and the logs', () => {
     expect(r.code).not.toBe(0);
     expect(r.output).toMatch(/API key/);
     expect(r.output).not.toContain(typo);
+  });
+
+  it('`users remove` takes the user’s keys off the admins’ list; they stop working', async () => {
+    const hank = new TwinlensClient({ baseUrl: ctx.sys.baseUrl, token: await addUser(ctx.sys, 'hank') });
+    const key = await hank.createApiKey({ name: 'hank’s', scopes: ['tasks:read'] });
+    secrets.push(key.secret);
+    expect((await session().apiKeys({ all: true })).map((k) => k.id)).toContain(key.id);
+    const p = launch('cli', { env: ctx.sys.env, args: ['users', 'remove', 'hank'] });
+    p.child.stdin?.end('');
+    expect(await p.exited, p.logs.join('\n')).toBe(0);
+    expect((await session().apiKeys({ all: true })).map((k) => k.id)).not.toContain(key.id);
+    const res = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks`, { headers: { 'x-api-key': key.secret } });
+    expect(res.status).toBe(401);
   });
 
   it('no key appears in the API’s or the worker’s logs (successes, 401, 403, 404, 400)', async () => {
