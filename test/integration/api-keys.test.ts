@@ -9,7 +9,14 @@ import { type ApiKey, type ApiKeyCreated, ApiKeyCreatedSchema, ApiKeyListSchema 
 import { fixture } from '../helpers/api.ts';
 import { useInProcess } from '../helpers/in-process.ts';
 
-const ctx = useInProcess();
+// Low login limits: refused keys must not count toward them. The test of that sends from an address of
+// its own (X-Forwarded-For, one trusted proxy); the others' logins come from no address and all succeed.
+const ctx = useInProcess({
+  TRUST_PROXY_HOPS: '1',
+  LOGIN_MAX_FAILURES_PER_PAIR: '2',
+  LOGIN_MAX_FAILURES_PER_ADDRESS: '2',
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: '2',
+});
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -159,6 +166,24 @@ describe('API keys', () => {
     }
     // A public route does not look at keys at all.
     expect((await ctx.api.request('/api/v1/models', { headers: bearer(key.secret) })).status).toBe(200);
+  });
+
+  it('refused keys do not count toward the login limits', async () => {
+    const { password } = await ctx.api.addUser('ivan');
+    const from = { 'x-forwarded-for': '203.0.113.7' };
+    for (let i = 0; i < 10; i++) {
+      const res = await ctx.api.request('/api/v1/tasks', {
+        headers: { ...from, 'x-api-key': `tlk_${String(i).repeat(43)}` },
+      });
+      expect(res.status).toBe(401);
+    }
+    // One wrong password: still under the limit of 2 (the ten refused keys counted nothing)…
+    const wrong = await ctx.api.login('ivan', 'not-the-password', from);
+    expect(wrong.status).toBe(401);
+    expect(await errorCode(wrong)).toBe('invalid_credentials');
+    // …and the limit is real: the second reaches it, the third is refused before the password is checked.
+    expect((await ctx.api.login('ivan', 'not-the-password', from)).status).toBe(401);
+    expect((await ctx.api.login('ivan', password, from)).status).toBe(429);
   });
 
   it('an expired key → 401 as soon as its time is up; an expiry in the past is refused', async () => {
