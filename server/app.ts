@@ -213,9 +213,12 @@ export function createApp(services: Services, opts: AppOptions) {
   app.route('/', healthRoutes({ redis: deps.redis, workers: deps.workers, storage: deps.blobs }));
 
   // Every route a key may use can answer 403 `insufficient_scope`: said once here, not in each route.
+  // (A new responses object: the one given is the route module's own constant, shared by every app.)
   for (const def of app.openAPIRegistry.definitions) {
     if (def.type !== 'route' || !def.route.security?.some((s) => API_KEY_SCHEME in s)) continue;
-    def.route.responses[403] ??= { description: 'An API key without the scope this needs', content: errorContent };
+    if (def.route.responses[403]) continue;
+    const forbidden = { description: 'An API key without the scope this needs', content: errorContent };
+    def.route.responses = { ...def.route.responses, 403: forbidden };
   }
   app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', {
     type: 'http',
