@@ -149,7 +149,7 @@ async function remoteRunner(server: string, creds: Credentials, params: DetectPa
   const client = await connect(server, creds, async (c, user) => {
     if (!user || !process.stdin.isTTY)
       throw new Error(
-        'an API key or token is needed: --api-key, TWINLENS_API_KEY, --token, TWINLENS_TOKEN, or --user on a terminal',
+        'a token is needed: an API key (TWINLENS_API_KEY or --api-key), --token, TWINLENS_TOKEN, or --user on a terminal',
       );
     await c.login(user, await promptPassword(`password for ${user}: `));
   });
