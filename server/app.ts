@@ -16,6 +16,7 @@ import {
   cacheControlFor,
   NO_CACHE,
 } from '../shared/web-headers.ts';
+import { API_KEY_SCHEME, apiKeyAuth } from './auth/api-key-auth.ts';
 import type { Services } from './compose.ts';
 import { admission } from './http/admission.ts';
 import { errorBody, errorHandler, sendError } from './http/errors.ts';
@@ -26,12 +27,14 @@ import { uploadLimit } from './http/upload-limit.ts';
 import type { Logger } from './log.ts';
 import { apiMetrics } from './metrics/api-metrics.ts';
 import { ADMIN_QUEUES_PATH, adminQueueRoutes } from './routes/admin-queues.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
 import { authRoutes } from './routes/auth.ts';
 import { batchRoutes } from './routes/batches.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { modelFileRoutes, modelRoutes } from './routes/models.ts';
+import { errorContent } from './routes/openapi-common.ts';
 import { pushRoutes } from './routes/push.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { taskExportRoutes } from './routes/task-export.ts';
@@ -79,6 +82,9 @@ export function createApp(services: Services, opts: AppOptions) {
     fields.ms = Math.round(performance.now() - started);
     const taskId = /^\/api\/v1\/tasks\/([^/]+)/.exec(p)?.[1];
     if (taskId) fields.task_id = taskId;
+    // Which key, never the key itself (nor any header: they may carry secrets).
+    const apiKeyId = c.get('apiKeyId');
+    if (apiKeyId) fields.api_key_id = apiKeyId;
     if (status < 200 || status >= 300) {
       if (status >= 400 && c.res.headers.get('content-type')?.startsWith('application/json')) {
         const body = (await c.res
@@ -104,6 +110,14 @@ export function createApp(services: Services, opts: AppOptions) {
   app.use('/api/v1/auth/*', uploadLimit({ maxBytes: 16 * 1024 }));
   app.use('/api/v1/push/*', uploadLimit({ maxBytes: 16 * 1024 }));
   app.use('/api/v1/webhooks/*', uploadLimit({ maxBytes: 16 * 1024 }));
+  app.use('/api/v1/api-keys', uploadLimit({ maxBytes: 16 * 1024 }));
+
+  // API keys, before the route modules: what each route needs is read from its OpenAPI
+  // description (`scoped(…)` in its module), once every module has described its routes.
+  app.use(
+    '/api/v1/*',
+    apiKeyAuth(deps.apiKeys, () => app.openAPIRegistry.definitions),
+  );
 
   const v1 = new OpenAPIHono<AppEnv>();
   v1.route(
@@ -191,16 +205,33 @@ export function createApp(services: Services, opts: AppOptions) {
       sessions: deps.sessions,
     }),
   );
+  v1.route('/', apiKeyRoutes({ apiKeys: deps.apiKeys, sessions: deps.sessions, validationHook }));
   v1.route('/', modelRoutes({ models: deps.models, workers: deps.workers, tasks: deps.tasks }));
   app.route('/api/v1', v1);
   app.route('/', metricsRoutes({ registry: metrics.registry, queue: deps.queue, token: config.METRICS_TOKEN }));
   app.route(ADMIN_QUEUES_PATH, adminQueueRoutes({ queue: deps.queue, sessions: deps.sessions }));
   app.route('/', healthRoutes({ redis: deps.redis, workers: deps.workers, storage: deps.blobs }));
 
+  // Every route a key may use can answer 403 `insufficient_scope`: said once here, not in each route.
+  // (A new responses object: the one given is the route module's own constant, shared by every app.)
+  for (const def of app.openAPIRegistry.definitions) {
+    if (def.type !== 'route' || !def.route.security?.some((s) => API_KEY_SCHEME in s)) continue;
+    if (def.route.responses[403]) continue;
+    const forbidden = { description: 'An API key without the scope this needs', content: errorContent };
+    def.route.responses = { ...def.route.responses, 403: forbidden };
+  }
   app.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', {
     type: 'http',
     scheme: 'bearer',
-    description: 'The token from POST /api/v1/auth/login',
+    description:
+      'The token from POST /api/v1/auth/login, or an API key (`tlk_…`, POST /api/v1/api-keys): a key is held to the scopes its route lists under ApiKey, and routes that list none are for sessions only (403 `insufficient_scope`)',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', API_KEY_SCHEME, {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+    description:
+      'An API key (`tlk_…`, made with POST /api/v1/api-keys), here or as `Authorization: Bearer tlk_…`. Each route lists the scope it needs; a key without it gets 403 `insufficient_scope`, an unknown, revoked or expired key 401.',
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'Cookie', {
     type: 'apiKey',

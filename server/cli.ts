@@ -79,6 +79,8 @@ async function main(argv: string[]): Promise<number> {
       // Their devices must not be told about tasks any more (their sessions die with the user).
       const subscriptions = await services.pushSubscriptions.removeAll(user.id);
       await services.webhooks.forgetUser(user.id);
+      // Their API keys stopped working with the user; this takes them off the admins' list too.
+      await services.apiKeys.revokeAllOf(user.id);
       process.stdout.write(`removed ${name}${subscriptions ? ` and ${subscriptions} push subscription(s)` : ''}\n`);
       return 0;
     }

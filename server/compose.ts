@@ -3,6 +3,7 @@
  * CLI, the tests and the benchmarks all build what they need from here, so wiring lives in one place.
  */
 import path from 'node:path';
+import { ApiKeyStore } from './auth/api-keys.ts';
 import { LoginLimiter } from './auth/login-limiter.ts';
 import { SessionStore } from './auth/sessions.ts';
 import { UserStore } from './auth/user-store.ts';
@@ -39,6 +40,8 @@ export interface Services {
   blobs: OpenedBlobStore;
   users: UserStore;
   sessions: SessionStore;
+  /** API keys for programs (issue 23): made by users, checked by the API key middleware. */
+  apiKeys: ApiKeyStore;
   loginLimiter: LoginLimiter;
   /** Task records: reads and the files they hold. */
   store: TaskStore;
@@ -155,6 +158,7 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
     blobs,
     users: new UserStore(redis, k),
     sessions: new SessionStore(redis, k, config.SESSION_TTL_SECONDS),
+    apiKeys: new ApiKeyStore(redis, k),
     loginLimiter: new LoginLimiter(redis, k, {
       perPair: config.LOGIN_MAX_FAILURES_PER_PAIR,
       perAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,

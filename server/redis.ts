@@ -262,6 +262,12 @@ export function keys(prefix: string) {
     loginFailures: (what: string) => `${prefix}:login-failures:${what}`,
     /** Addresses (ids) that logged in to an account: not held back by the account's own limit. */
     loginKnownAddresses: (accountHash: string) => `${prefix}:login-known:${accountHash}`,
+    /** API keys: id → JSON record (server/auth/api-keys.ts); the secret itself is never stored. */
+    apiKeys: `${prefix}:api-keys`,
+    /** SHA-256 of a key's secret → the key's id (the lookup on each request). */
+    apiKeySecret: (secretHash: string) => `${prefix}:api-key:${secretHash}`,
+    /** Key id → when it last authenticated a request (ms), written at most once a minute. */
+    apiKeyUsed: `${prefix}:api-key-used`,
     workersSeen: `${prefix}:workers-seen`,
     /** The last inference times (ms) workers recorded, newest first, capped (LPUSH + LTRIM). */
     inferenceSamples: `${prefix}:inference-ms`,

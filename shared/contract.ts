@@ -523,3 +523,80 @@ export const ExportFormatSchema = z.enum(EXPORT_FORMATS).meta({
     '`json`: {tasks: Task[]}; `coco`: COCO detection results (images, annotations, categories); `csv`: one row per detection',
 });
 export type ExportFormat = z.infer<typeof ExportFormatSchema>;
+
+// ── API keys (issue 23): programs authenticate with a key, people with a session ──
+
+/**
+ * What a key may do. Each API route that takes keys declares the one scope it needs beside its
+ * OpenAPI description (server/routes/openapi-common.ts `scoped`); a route that declares none is
+ * for sessions only (logins, key management, push subscriptions, the admin routes).
+ */
+export const API_KEY_SCOPES = ['tasks:read', 'tasks:write', 'webhooks:read', 'webhooks:write'] as const;
+export const ApiKeyScopeSchema = z.enum(API_KEY_SCOPES).meta({
+  id: 'ApiKeyScope',
+  description:
+    '`tasks:read`: read tasks and albums, their images, events, exports, deliveries and /stats; `tasks:write`: upload, cancel and delete tasks and albums; `webhooks:read`: the webhook settings; `webhooks:write`: change them and rotate the secret',
+});
+export type ApiKeyScope = z.infer<typeof ApiKeyScopeSchema>;
+
+/** Every key starts with this, so that secret scanners and people recognise one. */
+export const API_KEY_PREFIX = 'tlk_';
+/** `tlk_` and 43 base64url characters (256 random bits). */
+export const API_KEY_PATTERN = /^tlk_[A-Za-z0-9_-]{43}$/;
+
+export const ApiKeySchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string().meta({ example: 'nightly import' }),
+    scopes: z.array(ApiKeyScopeSchema),
+    prefix: z.string().meta({
+      description: 'The key’s first characters, to tell keys apart (the rest is never shown again)',
+      example: 'tlk_Xa3k9Q',
+    }),
+    user_id: z.uuid(),
+    username: z.string(),
+    created_at: z.iso.datetime(),
+    expires_at: z.iso.datetime().nullable().meta({ description: 'null: it does not expire' }),
+    last_used_at: z.iso
+      .datetime()
+      .nullable()
+      .meta({ description: 'When it last authenticated a request (kept to the minute); null: never' }),
+  })
+  .meta({ id: 'ApiKey' });
+export type ApiKey = z.infer<typeof ApiKeySchema>;
+
+export const ApiKeyListSchema = z.object({ items: z.array(ApiKeySchema) }).meta({ id: 'ApiKeyList' });
+export type ApiKeyList = z.infer<typeof ApiKeyListSchema>;
+
+export const ApiKeyCreateSchema = z
+  .object({
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(64)
+      // Control characters would end up in terminals and tables that list keys.
+      .regex(/^[^\p{Cc}]+$/u, 'no control characters')
+      .meta({ example: 'nightly import' }),
+    scopes: z
+      .array(ApiKeyScopeSchema)
+      .min(1)
+      .refine((s) => new Set(s).size === s.length, 'each scope once')
+      .meta({ example: ['tasks:read', 'tasks:write'] }),
+    expires_at: z.iso
+      .datetime({ offset: true })
+      .nullable()
+      .optional()
+      .meta({ description: 'When it stops working (in the future); absent or null: never' }),
+  })
+  .meta({ id: 'ApiKeyCreate' });
+export type ApiKeyCreate = z.infer<typeof ApiKeyCreateSchema>;
+
+export const ApiKeyCreatedSchema = ApiKeySchema.extend({
+  secret: z.string().meta({
+    description:
+      'The key itself: shown this once (only its hash is kept). Send it as `Authorization: Bearer …` or `X-API-Key`.',
+    example: 'tlk_Xa3k9Q…',
+  }),
+}).meta({ id: 'ApiKeyCreated' });
+export type ApiKeyCreated = z.infer<typeof ApiKeyCreatedSchema>;

@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   unauthorized: 401,
   invalid_credentials: 401,
   forbidden: 403,
+  // an API key without the scope the route needs, or a route for sessions only (issue 23)
+  insufficient_scope: 403,
   // resources
   not_found: 404,
   task_not_found: 404,

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { TwinlensApiError, TwinlensClient } from '../../shared/client/twinlens-client.ts';
+import { TwinlensApiError } from '../../shared/client/twinlens-client.ts';
 import { type DetectParams, DetectParamsSchema, type Task } from '../../shared/contract.ts';
 import { toCoco } from '../../shared/export/coco.ts';
 import { toCsv } from '../../shared/export/csv.ts';
@@ -26,6 +26,7 @@ import { decodeForModel } from '../images/decode.ts';
 import { inspectImage } from '../images/inspect.ts';
 import { createLogger } from '../log.ts';
 import { type ModelRunner, startModelRunner } from '../model/runner.ts';
+import { type Credentials, connect, credentialsFrom } from './credentials.ts';
 import { Progress } from './progress.ts';
 import { DETECT_USAGE } from './usage.ts';
 
@@ -48,6 +49,7 @@ export async function runDetect(argv: string[]): Promise<number> {
     options: {
       server: { type: 'string' },
       token: { type: 'string' },
+      'api-key': { type: 'string' },
       user: { type: 'string' },
       local: { type: 'boolean', default: false },
       out: { type: 'string', default: 'twinlens-results.json' },
@@ -78,7 +80,7 @@ export async function runDetect(argv: string[]): Promise<number> {
 
   const run = values.local
     ? await localRunner(params)
-    : await remoteRunner(values.server as string, values.token ?? process.env.TWINLENS_TOKEN, values.user, params);
+    : await remoteRunner(values.server as string, credentialsFrom(values), params);
   const progress = new Progress(files.length, process.stderr);
   const byFile: Task[] = new Array(files.length);
   let next = 0;
@@ -143,18 +145,14 @@ interface Runner {
   close(): Promise<void>;
 }
 
-async function remoteRunner(
-  server: string,
-  token: string | undefined,
-  user: string | undefined,
-  params: DetectParams,
-): Promise<Runner> {
-  const client = new TwinlensClient({ baseUrl: server, token });
-  if (!token) {
+async function remoteRunner(server: string, creds: Credentials, params: DetectParams): Promise<Runner> {
+  const client = await connect(server, creds, async (c, user) => {
     if (!user || !process.stdin.isTTY)
-      throw new Error('a token is needed: --token, TWINLENS_TOKEN, or --user on a terminal');
-    await client.login(user, await promptPassword(`password for ${user}: `));
-  }
+      throw new Error(
+        'a token is needed: an API key (TWINLENS_API_KEY or --api-key), --token, TWINLENS_TOKEN, or --user on a terminal',
+      );
+    await c.login(user, await promptPassword(`password for ${user}: `));
+  });
   return {
     async detect(bytes, entry, onSent) {
       for (;;) {

@@ -21,6 +21,8 @@ export function sameOriginWrites(): MiddlewareHandler {
   return async (c, next) => {
     if (SAFE_METHODS.has(c.req.method)) return next();
     if (/^Bearer\s/i.test(c.req.header('authorization') ?? '')) return next();
+    // An API key header, likewise: a page cannot set it on another origin without a preflight.
+    if (c.req.header('x-api-key') !== undefined) return next();
     const site = c.req.header('sec-fetch-site');
     const origin = c.req.header('origin');
     const allowed = site

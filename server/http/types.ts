@@ -7,6 +7,8 @@ export interface AppEnv {
   Variables: {
     user: User;
     token: string;
+    /** The API key that authenticated the request (its id, never the secret): server/auth/api-key-auth.ts. */
+    apiKeyId: string;
     /** The task record read with the session (requireUser's `taskOf`), null when there is none. */
     task: { id: string; stored: StoredTask | null };
   };

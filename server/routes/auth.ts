@@ -10,7 +10,7 @@ import type { SessionStore } from '../auth/sessions.ts';
 import { publicUser, type UserStore } from '../auth/user-store.ts';
 import { clientAddress } from '../http/client-address.ts';
 import type { AppEnv, ValidationHook } from '../http/types.ts';
-import { bearer, errorContent, errors } from './openapi-common.ts';
+import { bearer, errorContent, errors, scoped } from './openapi-common.ts';
 
 export interface AuthDeps {
   users: UserStore;
@@ -54,7 +54,7 @@ const me = createRoute({
   path: '/auth/me',
   tags: ['auth'],
   summary: 'The logged-in user',
-  security: bearer,
+  security: scoped(),
   responses: {
     200: { description: 'The user', content: { 'application/json': { schema: UserSchema } } },
     ...errors(401),

@@ -29,7 +29,7 @@ import type { TaskService } from '../tasks/task-service.ts';
 import { parseParams } from '../tasks/upload.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
 import type { WorkerRegistry } from '../workers/worker-registry.ts';
-import { bearer, errorContent, errors } from './openapi-common.ts';
+import { errorContent, errors, scoped } from './openapi-common.ts';
 
 export interface BatchDeps {
   batches: BatchService;
@@ -115,7 +115,7 @@ const create = createRoute({
   path: '/batches',
   tags: ['batches'],
   summary: 'Start an album job: many photos in one request, a task for each',
-  security: bearer,
+  security: scoped('tasks:write'),
   request: { body: { required: true, content: { 'multipart/form-data': { schema: BatchForm } } } },
   responses: { 202: accepted, ...errors(400, 401, 413), ...busy },
 });
@@ -125,7 +125,7 @@ const addImages = createRoute({
   path: '/batches/{id}/images',
   tags: ['batches'],
   summary: 'Add photos to an open batch',
-  security: bearer,
+  security: scoped('tasks:write'),
   request: {
     params: IdParam,
     body: { required: true, content: { 'multipart/form-data': { schema: AddForm } } },
@@ -143,7 +143,7 @@ const get = createRoute({
   path: '/batches/{id}',
   tags: ['batches'],
   summary: 'A batch: counts by status, progress, estimated time left, and a page of its tasks',
-  security: bearer,
+  security: scoped('tasks:read'),
   request: { params: IdParam, query: Page },
   responses: {
     200: { description: 'The batch', content: { 'application/json': { schema: BatchDetailSchema } } },
@@ -156,7 +156,7 @@ const list = createRoute({
   path: '/batches',
   tags: ['batches'],
   summary: 'My batches, newest first',
-  security: bearer,
+  security: scoped('tasks:read'),
   request: { query: Page },
   responses: {
     200: { description: 'A page of batches', content: { 'application/json': { schema: BatchListSchema } } },
@@ -169,7 +169,7 @@ const cancel = createRoute({
   path: '/batches/{id}/cancel',
   tags: ['batches'],
   summary: 'Cancel a batch: no more photos, its queued and running tasks canceled; finished ones are kept',
-  security: bearer,
+  security: scoped('tasks:write'),
   request: { params: IdParam },
   responses: {
     200: { description: 'The batch, now `canceled`', content: { 'application/json': { schema: BatchSchema } } },
@@ -182,7 +182,7 @@ const remove = createRoute({
   path: '/batches/{id}',
   tags: ['batches'],
   summary: 'Delete a batch and all its tasks and files (running ones are canceled first)',
-  security: bearer,
+  security: scoped('tasks:write'),
   request: { params: IdParam },
   responses: { 204: { description: 'Deleted' }, ...errors(401, 404) },
 });
@@ -194,7 +194,7 @@ const results = createRoute({
   summary: 'The batch’s results as JSON, COCO or CSV',
   description:
     '`json`: `{tasks}` with every task of the batch; `coco`: the succeeded tasks as a COCO dataset (bbox [x, y, width, height] in pixels, COCO’s category ids, `score`); `csv`: one row per detection.',
-  security: bearer,
+  security: scoped('tasks:read'),
   request: { params: IdParam, query: z.object({ format: ExportFormatSchema.default('json') }) },
   responses: {
     200: {

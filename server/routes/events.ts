@@ -15,7 +15,7 @@ import type { Logger } from '../log.ts';
 import { ownTask } from '../tasks/own-task.ts';
 import type { TaskEvents } from '../tasks/task-events.ts';
 import type { TaskEvent, TaskStore } from '../tasks/task-store.ts';
-import { bearer, errors } from './openapi-common.ts';
+import { errors, scoped } from './openapi-common.ts';
 
 /** Proxies and load balancers close connections that stay silent for long (often 30–60 s). */
 export const KEEPALIVE_MS = 15_000;
@@ -40,7 +40,7 @@ const route = createRoute({
     'A comment line every 15 s keeps idle connections open. Deleted while streaming: the stream ends (a reconnect',
     'then gets 404).',
   ].join(' '),
-  security: bearer,
+  security: scoped('tasks:read'),
   request: {
     params: z.object({ id: z.string().meta({ param: { name: 'id', in: 'path' }, example: randomUUID() }) }),
   },

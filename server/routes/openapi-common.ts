@@ -1,12 +1,14 @@
 /** Bits every route description shares: error responses and the security requirement. */
-import { ErrorResponseSchema } from '../../shared/contract.ts';
+import { type ApiKeyScope, ErrorResponseSchema } from '../../shared/contract.ts';
+import { API_KEY_SCHEME } from '../auth/api-key-auth.ts';
 
 export const errorContent = { 'application/json': { schema: ErrorResponseSchema } };
 
 export function errors(...statuses: number[]) {
   const descriptions: Record<number, string> = {
     400: 'Invalid request',
-    401: 'Not logged in',
+    401: 'Not logged in, or an API key unknown, revoked or expired',
+    403: 'An API key without the scope this needs (`insufficient_scope`), or not allowed',
     404: 'No such task (or not yours)',
     409: 'Conflict with the task’s state',
     413: 'Body over the upload limit',
@@ -19,4 +21,14 @@ export function errors(...statuses: number[]) {
   );
 }
 
+/** For people only: a session (bearer token or cookie). API keys get 403 `insufficient_scope`. */
 export const bearer: Record<string, string[]>[] = [{ Bearer: [] }, { Cookie: [] }];
+
+/**
+ * A session, or an API key with `scope` (none: any valid key): the one place a route declares what a
+ * key needs. The API key middleware (server/auth/api-key-auth.ts) enforces what this says, and the
+ * OpenAPI document shows it.
+ */
+export function scoped(scope?: ApiKeyScope): Record<string, string[]>[] {
+  return [...bearer, { [API_KEY_SCHEME]: scope ? [scope] : [] }];
+}

@@ -10,14 +10,14 @@ import { estimateMs, queueFigures } from '../queue/estimate.ts';
 import { modelFigures } from '../queue/model-figures.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import type { WorkerRegistry } from '../workers/worker-registry.ts';
-import { bearer, errors } from './openapi-common.ts';
+import { errors, scoped } from './openapi-common.ts';
 
 const stats = createRoute({
   method: 'get',
   path: '/stats',
   tags: ['health'],
   summary: 'How busy the server queue is, and a rough wait for a new task',
-  security: bearer,
+  security: scoped('tasks:read'),
   responses: {
     200: { description: 'Queue and worker statistics', content: { 'application/json': { schema: StatsSchema } } },
     ...errors(401),

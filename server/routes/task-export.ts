@@ -7,7 +7,7 @@ import { exportResponse } from '../http/export-response.ts';
 import type { AppEnv, ValidationHook } from '../http/types.ts';
 import { ownTask, UUID } from '../tasks/own-task.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
-import { bearer, errors } from './openapi-common.ts';
+import { errors, scoped } from './openapi-common.ts';
 
 /** Task ids one export may name (about 19 KB of query string). */
 export const MAX_EXPORT_IDS = 500;
@@ -19,7 +19,7 @@ const exportTasks = createRoute({
   summary: 'Some of my tasks as JSON, COCO or CSV',
   description:
     '`ids`: task ids, comma-separated (at most 500), in the order wanted. Every one must be yours, else 404 `task_not_found`. Formats as for `/batches/{id}/results`.',
-  security: bearer,
+  security: scoped('tasks:read'),
   request: {
     query: z.object({
       format: ExportFormatSchema.default('json'),

@@ -26,7 +26,7 @@ import type { TaskService } from '../tasks/task-service.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import { parseParams, prepareUpload } from '../tasks/upload.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
-import { bearer, errorContent, errors } from './openapi-common.ts';
+import { errorContent, errors, scoped } from './openapi-common.ts';
 
 export interface TaskDeps {
   tasks: TaskService;
@@ -97,7 +97,7 @@ const create = createRoute({
   path: '/tasks',
   tags: ['tasks'],
   summary: 'Upload an image for detection; answers at once with the queued task',
-  security: bearer,
+  security: scoped('tasks:write'),
   request: { body: { required: true, content: { 'multipart/form-data': { schema: UploadForm } } } },
   responses: {
     202: {
@@ -128,7 +128,7 @@ const get = createRoute({
   summary: 'One task; with `wait`, a long poll',
   description:
     'With `wait=N` (seconds, up to 60) and a task that is not final, the answer comes when its status changes or after N seconds, whichever is first: one request per status change instead of a poll every few hundred milliseconds. With `until=final` as well, it comes only when the task is final (or after N seconds): one request from upload to result.',
-  security: bearer,
+  security: scoped('tasks:read'),
   request: {
     params: IdParam,
     query: z.object({
@@ -147,7 +147,7 @@ const list = createRoute({
   path: '/tasks',
   tags: ['tasks'],
   summary: 'My tasks, newest first',
-  security: bearer,
+  security: scoped('tasks:read'),
   request: {
     query: z.object({
       limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -168,7 +168,7 @@ const remove = createRoute({
   path: '/tasks/{id}',
   tags: ['tasks'],
   summary: 'Cancel a queued or running task, or delete a finished one; its files are deleted either way',
-  security: bearer,
+  security: scoped('tasks:write'),
   request: { params: IdParam },
   responses: {
     200: { description: 'Canceled: the task, now with status `canceled`', content: TaskJson },
@@ -182,7 +182,7 @@ const image = createRoute({
   path: '/tasks/{id}/image',
   tags: ['tasks'],
   summary: 'The uploaded image, as sent',
-  security: bearer,
+  security: scoped('tasks:read'),
   request: { params: IdParam },
   responses: {
     200: {
@@ -198,7 +198,7 @@ const annotated = createRoute({
   path: '/tasks/{id}/annotated',
   tags: ['tasks'],
   summary: 'The image with boxes and labels drawn (JPEG), once the task has succeeded',
-  security: bearer,
+  security: scoped('tasks:read'),
   request: { params: IdParam },
   responses: {
     200: {

@@ -14,7 +14,7 @@ import type { AppEnv, ValidationHook } from '../http/types.ts';
 import { ownTask, taskIdInPath } from '../tasks/own-task.ts';
 import type { TaskStore } from '../tasks/task-store.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
-import { bearer, errors } from './openapi-common.ts';
+import { errors, scoped } from './openapi-common.ts';
 
 export interface WebhookDeps {
   sessions: SessionStore;
@@ -32,7 +32,7 @@ const getSettings = createRoute({
   tags: ['webhooks'],
   summary: 'My default callback URL and signing secret',
   description: `The secret is made on first use. ${SIGNING}`,
-  security: bearer,
+  security: scoped('webhooks:read'),
   responses: {
     200: { description: 'The settings', content: { 'application/json': { schema: WebhookSettingsSchema } } },
     ...errors(401),
@@ -46,7 +46,7 @@ const putSettings = createRoute({
   summary: 'Set (or clear, with null) the default callback URL for tasks sent without `callback_url`',
   description:
     'https only (plain http only where the operator allows it); a URL with credentials, or whose host is an IP address inside the server’s network (loopback, private, link-local, metadata…), is refused with `callback_url_refused`. A name is checked at every delivery.',
-  security: bearer,
+  security: scoped('webhooks:write'),
   request: { body: { required: true, content: { 'application/json': { schema: WebhookSettingsUpdateSchema } } } },
   responses: {
     200: { description: 'The settings', content: { 'application/json': { schema: WebhookSettingsSchema } } },
@@ -59,7 +59,7 @@ const rotate = createRoute({
   path: '/webhooks/secret/rotate',
   tags: ['webhooks'],
   summary: 'A new signing secret; the old one stops at once (queued retries are signed with the new one)',
-  security: bearer,
+  security: scoped('webhooks:write'),
   responses: {
     200: { description: 'The new secret', content: { 'application/json': { schema: WebhookSecretSchema } } },
     ...errors(401),
@@ -71,7 +71,7 @@ const deliveries = createRoute({
   path: '/tasks/{id}/deliveries',
   tags: ['webhooks'],
   summary: 'The attempts to deliver this task’s webhook, oldest first',
-  security: bearer,
+  security: scoped('tasks:read'),
   request: {
     params: z.object({ id: z.string().meta({ param: { name: 'id', in: 'path' }, example: randomUUID() }) }),
   },

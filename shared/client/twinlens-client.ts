@@ -5,9 +5,16 @@
  * `TwinlensApiError` carrying the server's machine-readable code and its Retry-After.
  *
  * Plain fetch, no Node APIs: it runs in Node, a browser page and a service worker. In the browser,
- * leave `token` unset and the session cookie is sent (`credentials: 'same-origin'`).
+ * leave `token` unset and the session cookie is sent (`credentials: 'same-origin'`). Programs
+ * should use an API key (`apiKey`: no password, no session that runs out).
  */
 import {
+  API_KEY_PATTERN,
+  type ApiKey,
+  type ApiKeyCreate,
+  type ApiKeyCreated,
+  ApiKeyCreatedSchema,
+  ApiKeyListSchema,
   type DetectParams,
   type LoginResponse,
   LoginResponseSchema,
@@ -47,6 +54,11 @@ export interface ClientOptions {
   baseUrl?: string;
   /** A bearer token (programs); without it the session cookie is used (the web app). */
   token?: string;
+  /**
+   * An API key (`tlk_…`, POST /api-keys): sent instead of the token. It can do what its scopes
+   * allow; routes for people (logins, key management) answer it 403 `insufficient_scope`.
+   */
+  apiKey?: string;
   fetch?: typeof fetch;
 }
 
@@ -63,11 +75,17 @@ export interface UploadOptions {
 export class TwinlensClient {
   readonly baseUrl: string;
   token: string | undefined;
+  readonly apiKey: string | undefined;
   private readonly doFetch: typeof fetch;
 
   constructor(opts: ClientOptions = {}) {
     this.baseUrl = (opts.baseUrl ?? '').replace(/\/+$/, '');
     this.token = opts.token;
+    // Checked here, so that a mistyped key fails before any request (and is never echoed back).
+    if (opts.apiKey !== undefined && !API_KEY_PATTERN.test(opts.apiKey)) {
+      throw new TwinlensApiError(0, 'invalid_api_key', 'an API key is tlk_ followed by 43 characters');
+    }
+    this.apiKey = opts.apiKey;
     this.doFetch = opts.fetch ?? ((input, init) => fetch(input, init));
   }
 
@@ -205,21 +223,44 @@ export class TwinlensClient {
     return new Uint8Array(await res.arrayBuffer());
   }
 
-  /** A request with the token (or the cookie); a non-2xx answer throws its error. */
+  /** Makes an API key (with a session): the answer holds its secret, this once. */
+  async createApiKey(req: ApiKeyCreate): Promise<ApiKeyCreated> {
+    return ApiKeyCreatedSchema.parse(
+      await this.json('POST', '/api/v1/api-keys', {
+        body: JSON.stringify(req),
+        headers: { 'content-type': 'application/json' },
+      }),
+    );
+  }
+
+  /** The user's own API keys (never their secrets); `all`: every user's (admins). */
+  async apiKeys(opts: { all?: boolean } = {}): Promise<ApiKey[]> {
+    return ApiKeyListSchema.parse(await this.json('GET', opts.all ? '/api/v1/admin/api-keys' : '/api/v1/api-keys'))
+      .items;
+  }
+
+  /** Revokes one of the user's keys at once; `any`: any user's (admins). */
+  async revokeApiKey(id: string, opts: { any?: boolean } = {}): Promise<void> {
+    const base = opts.any ? '/api/v1/admin/api-keys' : '/api/v1/api-keys';
+    await this.request('DELETE', `${base}/${encodeURIComponent(id)}`);
+  }
+
+  /** A request with the API key, the token, or the cookie; a non-2xx answer throws its error. */
   async request(
     method: string,
     path: string,
     init: { body?: RequestInit['body']; headers?: Record<string, string> } = {},
   ) {
     const headers: Record<string, string> = { ...init.headers };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const credential = this.apiKey ?? this.token;
+    if (credential) headers.authorization = `Bearer ${credential}`;
     let res: Response;
     try {
       res = await this.doFetch(`${this.baseUrl}${path}`, {
         method,
         headers,
         body: init.body,
-        credentials: this.token ? 'omit' : 'same-origin',
+        credentials: credential ? 'omit' : 'same-origin',
       });
     } catch (err) {
       throw new TwinlensApiError(0, 'network', `the server cannot be reached: ${(err as Error).message}`);

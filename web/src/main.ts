@@ -5,7 +5,17 @@
  * following state.ts. The model never runs on this thread (detection/worker.ts).
  */
 import './zod-jitless.ts';
-import { followTask, getStats, login, logout, session, uploadTaskWithProgress } from './api/client.ts';
+import {
+  apiKeys,
+  createApiKey,
+  followTask,
+  getStats,
+  login,
+  logout,
+  revokeApiKey,
+  session,
+  uploadTaskWithProgress,
+} from './api/client.ts';
 import { enablePush } from './api/push.ts';
 import { Device } from './detection/device.ts';
 import { fetchModels, modelKey } from './detection/models.ts';
@@ -19,6 +29,7 @@ import { Dispatcher } from './tasks/dispatch.ts';
 import { openPhoto } from './tasks/photo.ts';
 import type { ServerApi } from './tasks/server-run.ts';
 import { accountView } from './ui/account-view.ts';
+import { apiKeysView } from './ui/api-keys-view.ts';
 import { exportView } from './ui/export-view.ts';
 import { historyView } from './ui/history-view.ts';
 import { inputView } from './ui/input-view.ts';
@@ -88,6 +99,19 @@ store.subscribe((s, prev) => {
   if (now && was && modelKey(now) !== modelKey(was) && s.ready) void device.switchModel();
 });
 void fetchModels().then((known) => known && showServerModels(known));
+const keysDialog = apiKeysView(
+  {
+    dialog: $<HTMLDialogElement>('api-keys'),
+    list: $<HTMLUListElement>('api-key-list'),
+    empty: $('api-key-empty'),
+    form: $<HTMLFormElement>('api-key-form'),
+    close: $('api-keys-close'),
+    created: $('api-key-new'),
+    secret: $<HTMLOutputElement>('api-key-secret'),
+    error: $('api-key-error'),
+  },
+  { list: apiKeys, create: createApiKey, revoke: revokeApiKey },
+);
 accountView(
   {
     account: $('account'),
@@ -108,6 +132,7 @@ accountView(
       store.update((s) => ({ ...s, user: null }));
     },
     notify: enablePush,
+    apiKeys: () => void keysDialog.open(),
   },
 );
 historyView($<HTMLUListElement>('history'), $('history-empty'), store, {

@@ -7,6 +7,7 @@
 
 import { TwinlensApiError as ApiError, TwinlensClient } from '../../../shared/client/twinlens-client.ts';
 import {
+  type ApiKeyCreate,
   type DetectParams,
   type RouteDecision,
   type Stats,
@@ -21,6 +22,11 @@ export { ApiError };
 
 /** The typed client on the page's own origin, with the session cookie. */
 const client = new TwinlensClient();
+
+/** The user's API keys; make one (its secret in the answer only); revoke one. */
+export const apiKeys = () => client.apiKeys();
+export const createApiKey = (req: ApiKeyCreate) => client.createApiKey(req);
+export const revokeApiKey = (id: string) => client.revokeApiKey(id);
 
 /** Who is logged in (null: nobody; not an error, so an anonymous visit logs none). */
 export function session(): Promise<User | null> {

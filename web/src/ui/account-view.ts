@@ -18,6 +18,8 @@ export interface AccountActions {
   logOut(): Promise<void>;
   /** Turns on notifications; says what happened. */
   notify(): Promise<string>;
+  /** Opens the API keys dialog (ui/api-keys-view.ts). */
+  apiKeys(): void;
 }
 
 export function accountView(el: AccountElements, store: Store, actions: AccountActions): void {
@@ -47,6 +49,7 @@ export function accountView(el: AccountElements, store: Store, actions: AccountA
         ),
       );
     }
+    el.account.append(button('API keys', () => actions.apiKeys(), 'Keys for scripts and the command line'));
     el.account.append(button('Log out', () => void actions.logOut()));
   };
 
