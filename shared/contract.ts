@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
+import { FILE_NAME_MAX } from './file-name.ts';
 import { DEFAULT_MODEL_ID } from './models/builtin.ts';
 import { ModelIdSchema, ModelInputSchema, ModelLabelsSchema, ModelManifestSchema } from './models/manifest.ts';
 
@@ -170,6 +171,11 @@ export const TaskSchema = z
       .uuid()
       .optional()
       .meta({ description: 'The album job (batch) the task belongs to; absent for single uploads' }),
+    file_name: z.string().max(FILE_NAME_MAX).optional().meta({
+      description:
+        'The file name the client sent with the photo (the multipart `filename`), cleaned: control and bidirectional-control characters removed, at most 255 characters. Metadata only (never used as a path); the exports’ `file_name`. Absent when none was sent.',
+      example: 'IMG_0042.jpg',
+    }),
   })
   .meta({ id: 'Task' });
 export type Task = z.infer<typeof TaskSchema>;

@@ -17,6 +17,7 @@ import type {
   TaskStatus,
 } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
+import { cleanFileName } from '../../shared/file-name.ts';
 import { isFinalStatus } from '../../shared/task-lifecycle.ts';
 import { interactiveDepth } from '../http/admission.ts';
 import type { ImageLimits } from '../images/inspect.ts';
@@ -101,7 +102,11 @@ export class BatchService {
   async add(batch: StoredBatch, photos: Photo[]): Promise<AddResult> {
     const checked = await mapLimit(photos, INSPECT_CONCURRENCY, async (photo, index) => {
       try {
-        const prepared = await prepareUpload(photo.data, this.limits, { params: batch.params, batchId: batch.id });
+        const prepared = await prepareUpload(photo.data, this.limits, {
+          params: batch.params,
+          batchId: batch.id,
+          fileName: photo.filename,
+        });
         return { ...prepared, index };
       } catch (err) {
         if (!(err instanceof TwinlensError)) throw err;
@@ -342,7 +347,7 @@ export class BatchService {
 }
 
 function rejection(index: number, filename: string | undefined, err: TwinlensError): RejectedPhoto {
-  return { index, filename: filename?.slice(0, 255) ?? null, error: { code: err.code, message: err.message } };
+  return { index, filename: cleanFileName(filename) ?? null, error: { code: err.code, message: err.message } };
 }
 
 /** `fn` over `items`, at most `limit` at a time, results in order. */

@@ -56,14 +56,22 @@ function partHeaders(text: string): Omit<Part, 'data'> {
     const key = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
     if (key === 'content-disposition') {
-      name = param(value, 'name');
-      filename = param(value, 'filename');
+      name = utf8(param(value, 'name'));
+      filename = utf8(param(value, 'filename'));
     } else if (key === 'content-type') {
       contentType = value;
     }
   }
   if (name === undefined) throw new TwinlensError('invalid_request', 'a multipart part has no name');
   return { name, filename, contentType };
+}
+
+/**
+ * Browsers (and curl) write names in a part's headers as raw UTF-8 bytes (WHATWG HTML; RFC 7578
+ * §4.2 leaves `filename*` aside); the headers were read as latin1, one character per byte.
+ */
+function utf8(latin1: string | undefined): string | undefined {
+  return latin1 === undefined ? undefined : Buffer.from(latin1, 'latin1').toString('utf8');
 }
 
 function param(value: string, key: string): string | undefined {

@@ -239,7 +239,11 @@ export function taskRoutes(deps: TaskDeps) {
       : null;
 
     // Everything is checked in memory before a byte is written: a refusal leaves no file.
-    const { task, upload } = await prepareUpload(image.data, deps.limits, { id: clientId, params });
+    const { task, upload } = await prepareUpload(image.data, deps.limits, {
+      id: clientId,
+      params,
+      fileName: image.filename,
+    });
     if (route) task.route = route;
     // Kept before the task exists, so that it is there however fast the task ends; keyed by the
     // user, so naming another user's task id cannot redirect that task's webhook.

@@ -31,7 +31,13 @@ function cell(v: string | number | null | undefined): string {
 export function toCsv(tasks: Task[], opts: { fileNames?: Map<string, string> } = {}): string {
   const rows: (string | number | null)[][] = [[...CSV_COLUMNS]];
   for (const t of tasks) {
-    const head = [t.task_id, opts.fileNames?.get(t.task_id) ?? t.task_id, t.status, t.image.width, t.image.height];
+    const head = [
+      t.task_id,
+      opts.fileNames?.get(t.task_id) ?? t.file_name ?? t.task_id,
+      t.status,
+      t.image.width,
+      t.image.height,
+    ];
     if (t.status !== 'succeeded' || t.detections.length === 0) {
       rows.push([...head, null, null, null, null, null, null, null, t.error?.code ?? null]);
       continue;

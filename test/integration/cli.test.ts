@@ -3,6 +3,7 @@
  * that follows the format's rules; a second run sends nothing; `--local` (the detector in the
  * CLI's own process) gives the same detections; CSV parses back.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -126,5 +127,56 @@ describe('twinlens detect', () => {
     const usage = await cli([]);
     expect(usage.code).toBe(2);
     expect(usage.output).toMatch(/usage: twinlens detect/);
+  });
+
+  it('refused files first, in the middle and last: every result under its own name (by SHA-256), the refused ones by name with their code', async () => {
+    const folder = path.join(dir, 'mixed');
+    fs.mkdirSync(folder);
+    const write = (name: string, bytes: Buffer) => fs.writeFileSync(path.join(folder, name), bytes);
+    const photo = (name: string) => fs.readFileSync(path.join(FIXTURES, name));
+    // Sorted as the CLI walks them: refused, good, refused, good, good, refused.
+    write('0-broken.jpg', Buffer.from('not a photo at all'));
+    write('astronaut.png', photo('astronaut.png'));
+    write('b-broken.png', Buffer.from('\x89PNG\r\n\x1a\n but nothing after'));
+    write('chelsea.png', photo('chelsea.png'));
+    write('coffee.png', photo('coffee.png'));
+    write('zz-broken.webp', Buffer.alloc(0));
+    const sha = (name: string) =>
+      createHash('sha256')
+        .update(fs.readFileSync(path.join(folder, name)))
+        .digest('hex');
+
+    for (const format of ['coco', 'csv'] as const) {
+      const out = path.join(dir, `mixed.${format === 'coco' ? 'json' : 'csv'}`);
+      const r = await cli([folder, '--server', ctx.sys.baseUrl, '--out', out, '--concurrency', '3'], {
+        TWINLENS_TOKEN: ctx.token,
+      });
+      expect(r.code, r.output).toBe(1); // some files were refused
+      for (const name of ['0-broken.jpg', 'b-broken.png', 'zz-broken.webp']) {
+        expect(r.output).toMatch(
+          new RegExp(
+            `refused: \\S*${name.replace('.', '\\.')} \\((image_undecodable|empty_body|unsupported_media_type)\\)`,
+          ),
+        );
+      }
+      expect(r.output).not.toMatch(/refused: \S*(astronaut|chelsea|coffee)/);
+      // Each result's task (by its id) holds the photo of the file it is written under.
+      let pairs: [string, string][];
+      if (format === 'coco') {
+        const coco = JSON.parse(fs.readFileSync(out, 'utf8')) as CocoDataset;
+        pairs = coco.images.map((i) => [i.file_name, i.task_id]);
+      } else {
+        const lines = fs.readFileSync(out, 'utf8').trimEnd().split('\r\n');
+        const header = (lines[0] ?? '').split(',');
+        const col = (l: string, c: string) => l.split(',')[header.indexOf(c)] as string;
+        pairs = [...new Map(lines.slice(1).map((l) => [col(l, 'file_name'), col(l, 'task_id')]))];
+      }
+      expect(pairs.map(([name]) => path.basename(name)).sort()).toEqual(['astronaut.png', 'chelsea.png', 'coffee.png']);
+      for (const [name, taskId] of pairs) {
+        const task = await client().task(taskId);
+        expect(task.image.sha256, name).toBe(sha(path.basename(name)));
+        expect(task.file_name, 'the server keeps the name the CLI writes').toBe(name);
+      }
+    }
   });
 });
