@@ -57,7 +57,7 @@ function partHeaders(text: string): Omit<Part, 'data'> {
     const value = line.slice(colon + 1).trim();
     if (key === 'content-disposition') {
       name = utf8(param(value, 'name'));
-      filename = utf8(param(value, 'filename'));
+      filename = unescapeName(utf8(param(value, 'filename')));
     } else if (key === 'content-type') {
       contentType = value;
     }
@@ -72,6 +72,15 @@ function partHeaders(text: string): Omit<Part, 'data'> {
  */
 function utf8(latin1: string | undefined): string | undefined {
   return latin1 === undefined ? undefined : Buffer.from(latin1, 'latin1').toString('utf8');
+}
+
+/**
+ * A browser's FormData (and the typed client, shared/client/multipart-body.ts) writes `"`, CR and LF
+ * in a file name as `%22`, `%0D` and `%0A` (WHATWG HTML): turned back, so that `say "hi".jpg` is
+ * kept as named (CR and LF are then removed with the other control characters, shared/file-name.ts).
+ */
+function unescapeName(name: string | undefined): string | undefined {
+  return name?.replace(/%(22|0D|0A)/gi, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
 function param(value: string, key: string): string | undefined {
