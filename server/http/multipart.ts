@@ -105,7 +105,22 @@ export async function readForm(c: Context, maxParts?: number): Promise<Part[]> {
   return parseMultipart(await readBody(c), boundary, maxParts);
 }
 
-/** The text fields of a form (parts without a file name). */
+/**
+ * The text fields of a form (parts without a file name). A field sent twice is refused (400
+ * `duplicate_field`, naming it) rather than one of its values picked: a client that sends
+ * `min_score` twice meant something, and it is not for the server to guess which.
+ */
 export function formFields(parts: Part[]): Map<string, string> {
-  return new Map(parts.filter((p) => p.filename === undefined).map((p) => [p.name, p.data.toString('utf8')]));
+  const fields = new Map<string, string>();
+  for (const p of parts) {
+    if (p.filename !== undefined) continue;
+    if (fields.has(p.name)) throw duplicateField(p.name);
+    fields.set(p.name, p.data.toString('utf8'));
+  }
+  return fields;
+}
+
+export function duplicateField(name: string, where = 'form field'): TwinlensError {
+  const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
+  return new TwinlensError('duplicate_field', `the ${where} "${shown}" is sent more than once; send it once`);
 }

@@ -258,7 +258,9 @@ export function batchRoutes(deps: BatchDeps) {
 
   app.openapi(addImages, async (c) => {
     const batch = await deps.batches.own(c.req.valid('param').id, c.get('user').id);
-    const added = await deps.batches.add(batch, photosOf(await readPhotos(c)));
+    const parts = await readPhotos(c);
+    formFields(parts); // no text field is used here, but one sent twice is refused as everywhere
+    const added = await deps.batches.add(batch, photosOf(parts));
     const summary = await deps.batches.summary(await deps.batches.own(batch.id, batch.ownerId), await figures());
     return c.json({ batch: summary, ...added }, 202, { Location: `/api/v1/batches/${batch.id}` });
   });

@@ -5,7 +5,7 @@ export const errorContent = { 'application/json': { schema: ErrorResponseSchema 
 
 export function errors(...statuses: number[]) {
   const descriptions: Record<number, string> = {
-    400: 'Invalid request',
+    400: 'Invalid request (`duplicate_field`: a form field or query parameter sent more than once)',
     401: 'Not logged in',
     404: 'No such task (or not yours)',
     409: 'Conflict with the task’s state',
