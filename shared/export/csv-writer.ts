@@ -11,7 +11,7 @@
  *   as numbers. A number that is not finite is written as an empty cell.
  *
  * Why not a library: csv-stringify (`escape_formulas`) writes exactly this (the unit tests and
- * `npm run bench:csv` compare the two byte for byte), but measured 4.6–5.8× slower on 20,000 rows
+ * `npm run bench:csv` compare the two byte for byte), but measured 3.5–5.8× slower on 20,000 rows
  * (an export blocks the API's event loop that much longer), added 32 KB (10 KB gzip) to the web
  * app's bundle for its Buffer polyfill, and needs `quoted_match` to quote a lone CR or LF at all.
  * See docs/benchmarks.md.
