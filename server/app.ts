@@ -19,6 +19,7 @@ import {
 import { API_KEY_SCHEME, apiKeyAuth } from './auth/api-key-auth.ts';
 import type { Services } from './compose.ts';
 import { admission } from './http/admission.ts';
+import { refuseDuplicateQuery } from './http/duplicate-query.ts';
 import { errorBody, errorHandler, sendError } from './http/errors.ts';
 import { requireRedis } from './http/redis-gate.ts';
 import { sameOriginWrites } from './http/same-origin.ts';
@@ -99,6 +100,8 @@ export function createApp(services: Services, opts: AppOptions) {
     }
   });
 
+  // A query parameter twice: 400 duplicate_field, before anything else is looked at.
+  app.use('/api/v1/*', refuseDuplicateQuery());
   // Fail fast with 503 while Redis is away, rather than holding requests until it is back.
   app.use('/api/v1/*', requireRedis(deps.redis));
   app.use(`${ADMIN_QUEUES_PATH}/*`, requireRedis(deps.redis));

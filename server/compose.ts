@@ -2,7 +2,9 @@
  * The composition root: config → Redis → storage → stores and services. The API, the worker, the
  * CLI, the tests and the benchmarks all build what they need from here, so wiring lives in one place.
  */
+
 import path from 'node:path';
+import type { BatchWebhook } from '../shared/contract.ts';
 import { ApiKeyStore } from './auth/api-keys.ts';
 import { LoginLimiter } from './auth/login-limiter.ts';
 import { SessionStore } from './auth/sessions.ts';
@@ -137,18 +139,25 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
     maxTasks: config.MAX_BATCH_TASKS,
     maxQueueDepth: config.MAX_BATCH_QUEUE_DEPTH,
   });
-  // An album whose last photo ends: its summary to the batch's callback URL (else the owner's default).
-  tasks.onBatchTaskFinal = (task, ownerId) =>
-    batches
-      .taskEnded(task, async (batch, url) => {
-        const summary = await batches.summary(batch, {
-          counts: await queue.counts(),
-          workers: 0,
-          meanInferenceMs: null,
-        });
-        await webhooks.enqueue({ ownerId, subjectId: batch.id, url, type: 'batch.completed', data: summary });
-      })
-      .catch((err) => log.warn('could not queue the webhook of a batch', { batch_id: task.batch_id, err }));
+  // An album's tasks count it down; however it ends (completed, canceled, all refused), its summary
+  // goes to the batch's callback URL (else the owner's default), one event per ending.
+  tasks.onBatchTaskFinal = (task) =>
+    batches.taskEnded(task).catch((err) => log.warn('could not count down a batch', { batch_id: task.batch_id, err }));
+  batches.onEnded = async (batch, ending) => {
+    try {
+      const summary = await batches.summary(batch, { counts: await queue.counts(), workers: 0, meanInferenceMs: null });
+      await webhooks.enqueue({
+        ownerId: batch.ownerId,
+        subjectId: batch.id,
+        url: ending.callbackUrl,
+        type: ending.type,
+        data: summary satisfies BatchWebhook['data'],
+        seq: ending.seq,
+      });
+    } catch (err) {
+      log.warn('could not queue the webhook of a batch', { batch_id: batch.id, type: ending.type, err });
+    }
+  };
   return {
     config,
     redis,

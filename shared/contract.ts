@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
+import { FILE_NAME_MAX } from './file-name.ts';
 import { DEFAULT_MODEL_ID } from './models/builtin.ts';
 import { ModelIdSchema, ModelInputSchema, ModelLabelsSchema, ModelManifestSchema } from './models/manifest.ts';
 
@@ -170,6 +171,11 @@ export const TaskSchema = z
       .uuid()
       .optional()
       .meta({ description: 'The album job (batch) the task belongs to; absent for single uploads' }),
+    file_name: z.string().max(FILE_NAME_MAX).optional().meta({
+      description:
+        'The file name the client sent with the photo (the multipart `filename`), cleaned: control and bidirectional-control characters removed, at most 255 characters. Metadata only (never used as a path); the exports’ `file_name`. Absent when none was sent.',
+      example: 'IMG_0042.jpg',
+    }),
   })
   .meta({ id: 'Task' });
 export type Task = z.infer<typeof TaskSchema>;
@@ -356,9 +362,13 @@ export { ModelLabelsSchema };
 
 // ---- Webhooks (server/webhooks/) ----
 
-/** What a webhook is about; the payload's `type`. Batches add their own. */
+/**
+ * What a webhook is about; the payload's `type`. A task's when it ends; an album's (batch's) final
+ * event however it ends: `batch.completed` when its last photo is final (or every photo of an
+ * upload was refused: `counts.rejected`), `batch.canceled` when canceled with photos left.
+ */
 export const WebhookEventTypeSchema = z
-  .enum(['task.succeeded', 'task.failed', 'task.canceled', 'batch.completed'])
+  .enum(['task.succeeded', 'task.failed', 'task.canceled', 'batch.completed', 'batch.canceled'])
   .meta({ id: 'WebhookEventType' });
 export type WebhookEventType = z.infer<typeof WebhookEventTypeSchema>;
 
@@ -416,6 +426,9 @@ export const WebhookDeliverySchema = z
     }),
     message: z.string().nullable(),
     latency_ms: z.number().nonnegative(),
+    type: WebhookEventTypeSchema.optional().meta({
+      description: 'The event this attempt carried (an album’s log holds an event per ending)',
+    }),
   })
   .meta({ id: 'WebhookDelivery' });
 export type WebhookDelivery = z.infer<typeof WebhookDeliverySchema>;
@@ -487,6 +500,16 @@ export const BatchSchema = z
   })
   .meta({ id: 'Batch' });
 export type Batch = z.infer<typeof BatchSchema>;
+
+/** The body POSTed when an album ends (signed like a task's): its summary as GET /batches/{id} gives it. */
+export const BatchWebhookSchema = z
+  .object({
+    type: z.enum(['batch.completed', 'batch.canceled']),
+    timestamp: z.iso.datetime().meta({ description: 'When the album ended' }),
+    data: BatchSchema,
+  })
+  .meta({ id: 'BatchWebhook' });
+export type BatchWebhook = z.infer<typeof BatchWebhookSchema>;
 
 export const BatchDetailSchema = BatchSchema.extend({
   tasks: z.array(TaskSchema).meta({ description: 'A page of the batch’s tasks, in upload order' }),

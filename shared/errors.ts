@@ -7,6 +7,8 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   missing_image: 400,
   empty_body: 400,
+  // a form field or query parameter sent more than once (which one would count is not guessed)
+  duplicate_field: 400,
   // a model id this deployment does not serve (GET /models lists those it does)
   unknown_model: 400,
   // a callback URL that may not be used (scheme, credentials, an address inside the server's network)

@@ -28,6 +28,7 @@ import {
   type TaskSource,
   type TaskStatus,
 } from './contract.ts';
+import { cleanFileName } from './file-name.ts';
 
 export type Transition = 'claim' | 'succeed' | 'fail' | 'cancel' | 'hand_over' | 'abandon';
 
@@ -70,6 +71,8 @@ export function newTask(opts: {
   now?: Date;
   /** The album job it belongs to (server batches); recorded in the task. */
   batchId?: string;
+  /** The client's name for the photo (cleaned here: shared/file-name.ts); metadata only. */
+  fileName?: string | undefined;
 }): Task {
   const task: Task = {
     task_id: opts.id,
@@ -86,6 +89,8 @@ export function newTask(opts: {
     error: null,
   };
   if (opts.batchId) task.batch_id = opts.batchId;
+  const fileName = cleanFileName(opts.fileName);
+  if (fileName) task.file_name = fileName;
   return task;
 }
 

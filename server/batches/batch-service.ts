@@ -17,6 +17,7 @@ import type {
   TaskStatus,
 } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
+import { cleanFileName } from '../../shared/file-name.ts';
 import { isFinalStatus } from '../../shared/task-lifecycle.ts';
 import { interactiveDepth } from '../http/admission.ts';
 import type { ImageLimits } from '../images/inspect.ts';
@@ -32,6 +33,8 @@ import { type PreparedUpload, prepareUpload } from '../tasks/upload.ts';
 const CREATE = new LuaScript(new URL('./lua/batch-create.lua', import.meta.url));
 const ADD = new LuaScript(new URL('./lua/batch-add.lua', import.meta.url));
 const CANCEL = new LuaScript(new URL('./lua/batch-cancel.lua', import.meta.url));
+const TASK_ENDED = new LuaScript(new URL('./lua/batch-task-ended.lua', import.meta.url));
+const REFUSED_ENDED = new LuaScript(new URL('./lua/batch-refused-ended.lua', import.meta.url));
 
 /** Photos checked at once while a request is taken in (decoding headers is CPU work). */
 const INSPECT_CONCURRENCY = 4;
@@ -64,7 +67,22 @@ export interface AddResult {
   rejected: RejectedPhoto[];
 }
 
+/**
+ * How an album ended, for its final event: every album gets one whatever way it ends (its last
+ * photo final, a cancel with photos left, every photo of an upload refused); photos added later
+ * make it end again (`seq` counts the endings, so each has its own event id).
+ */
+export interface BatchEnding {
+  type: 'batch.completed' | 'batch.canceled';
+  seq: number;
+  /** The batch's own callback URL; null: the owner's default, if any. */
+  callbackUrl: string | null;
+}
+
 export class BatchService {
+  /** Queues an album's final event (server/compose.ts: its summary, as a webhook). Must not throw. */
+  onEnded: ((batch: StoredBatch, ending: BatchEnding) => Promise<void>) | undefined;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: Keys,
@@ -101,7 +119,11 @@ export class BatchService {
   async add(batch: StoredBatch, photos: Photo[]): Promise<AddResult> {
     const checked = await mapLimit(photos, INSPECT_CONCURRENCY, async (photo, index) => {
       try {
-        const prepared = await prepareUpload(photo.data, this.limits, { params: batch.params, batchId: batch.id });
+        const prepared = await prepareUpload(photo.data, this.limits, {
+          params: batch.params,
+          batchId: batch.id,
+          fileName: photo.filename,
+        });
         return { ...prepared, index };
       } catch (err) {
         if (!(err instanceof TwinlensError)) throw err;
@@ -180,6 +202,11 @@ export class BatchService {
       await this.cancelTasks(batch, tasks);
     }
     rejected.sort((a, b) => a.index - b.index);
+    // Every photo of this upload refused and nothing of the batch left running: it is done now.
+    if (accepted.length === 0 && rejected.length > 0) {
+      const seq = (await REFUSED_ENDED.run(this.redis, [k.batch(batch.id)], [])) as number;
+      if (seq > 0) await this.ended(batch, 'batch.completed', seq);
+    }
     return { tasks, rejected };
   }
 
@@ -190,18 +217,19 @@ export class BatchService {
 
   /**
    * One of the batch's tasks ended (TaskService calls this once per task). When it was the last
-   * one not final, `onDone` gets the batch and its callback URL (null: the owner's default).
+   * one not final while the batch is open, the batch has completed: its final event is queued.
    * Photos added later count again: the batch is then done again when they are.
    */
-  async taskEnded(
-    task: Task & { batch_id: string },
-    onDone: (batch: StoredBatch, callbackUrl: string | null) => Promise<void>,
-  ): Promise<void> {
-    const key = this.keys.batch(task.batch_id);
-    const left = await this.redis.hincrby(key, 'left', -1);
-    if (left !== 0) return;
-    const [batch, callback] = await Promise.all([this.read(task.batch_id), this.redis.hget(key, 'callback')]);
-    if (batch?.open) await onDone(batch, callback);
+  async taskEnded(task: Task & { batch_id: string }): Promise<void> {
+    const seq = (await TASK_ENDED.run(this.redis, [this.keys.batch(task.batch_id)], [])) as number;
+    if (seq === 0) return;
+    const batch = await this.read(task.batch_id);
+    if (batch) await this.ended(batch, 'batch.completed', seq);
+  }
+
+  private async ended(batch: StoredBatch, type: BatchEnding['type'], seq: number): Promise<void> {
+    const callbackUrl = await this.redis.hget(this.keys.batch(batch.id), 'callback');
+    await this.onEnded?.(batch, { type, seq, callbackUrl });
   }
 
   /** The batch as a client sees it: counts by status, progress, estimated time left. */
@@ -271,10 +299,12 @@ export class BatchService {
 
   /** Closes the batch to new photos and cancels its queued and running tasks; finished ones stay. */
   async cancel(batch: StoredBatch): Promise<StoredBatch> {
-    const r = (await CANCEL.run(this.redis, [this.keys.batch(batch.id)], [batch.ownerId])) as number;
+    const [r, seq] = (await CANCEL.run(this.redis, [this.keys.batch(batch.id)], [batch.ownerId])) as [number, number];
     if (r === -1) throw new TwinlensError('batch_not_found', `no batch ${batch.id}`);
     const closed = { ...batch, open: false };
     await this.cancelTasks(closed, await this.allTasks(batch.id));
+    // Canceled with photos left: its final event, the summary counting what was canceled.
+    if (seq > 0) await this.ended(closed, 'batch.canceled', seq);
     return closed;
   }
 
@@ -342,7 +372,7 @@ export class BatchService {
 }
 
 function rejection(index: number, filename: string | undefined, err: TwinlensError): RejectedPhoto {
-  return { index, filename: filename?.slice(0, 255) ?? null, error: { code: err.code, message: err.message } };
+  return { index, filename: cleanFileName(filename) ?? null, error: { code: err.code, message: err.message } };
 }
 
 /** `fn` over `items`, at most `limit` at a time, results in order. */

@@ -16,8 +16,10 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { TwinlensApiError } from '../../shared/client/twinlens-client.ts';
 import { type DetectParams, DetectParamsSchema, type Task } from '../../shared/contract.ts';
+import { TwinlensError } from '../../shared/errors.ts';
 import { toCoco } from '../../shared/export/coco.ts';
 import { toCsv } from '../../shared/export/csv.ts';
+import { cleanFileName } from '../../shared/file-name.ts';
 import { inputSide } from '../../shared/models/manifest.ts';
 import { isFinalStatus, newTask } from '../../shared/task-lifecycle.ts';
 import { modelCatalog } from '../compose.ts';
@@ -82,7 +84,9 @@ export async function runDetect(argv: string[]): Promise<number> {
     ? await localRunner(params)
     : await remoteRunner(values.server as string, credentialsFrom(values), params);
   const progress = new Progress(files.length, process.stderr);
-  const byFile: Task[] = new Array(files.length);
+  // Each file's outcome in its own slot, joined to the file by identity: the task must be the one
+  // whose id was recorded for this photo's SHA-256 before it was sent, and hold that SHA-256.
+  const outcomes: Outcome[] = files.map((f) => ({ ...f }));
   let next = 0;
   let sent = 0;
   let failed = 0;
@@ -90,7 +94,8 @@ export async function runDetect(argv: string[]): Promise<number> {
     await Promise.all(
       Array.from({ length: values.local ? 1 : concurrency }, async () => {
         for (let i = next++; i < files.length; i = next++) {
-          const file = files[i] as string;
+          const outcome = outcomes[i] as Outcome;
+          const { file } = outcome;
           const bytes = fs.readFileSync(file);
           const sha = createHash('sha256').update(bytes).digest('hex');
           let entry = state.entries[sha];
@@ -101,19 +106,29 @@ export async function runDetect(argv: string[]): Promise<number> {
           }
           if (!entry.task || !isFinalStatus(entry.task.status)) {
             try {
-              entry.task = await run.detect(bytes, entry, () => {
+              entry.task = await run.detect(bytes, entry, outcome.name, () => {
                 sent++;
                 save(); // sent: a rerun follows this task instead of sending the photo again
               });
             } catch (err) {
               failed++;
-              progress.note(`${file}: ${(err as Error).message}`);
+              outcome.error = errorOf(err);
+              progress.note(`${outcome.name}: ${outcome.error.word} (${outcome.error.code}): ${outcome.error.message}`);
               progress.tick();
               continue;
             }
             save();
           }
-          byFile[i] = entry.task;
+          const mismatch = identityMismatch(entry.task, entry.task_id, sha);
+          if (mismatch) {
+            failed++;
+            outcome.error = { word: 'failed', code: 'identity_mismatch', message: mismatch };
+            progress.note(`${outcome.name}: ${mismatch}`);
+            progress.tick();
+            continue;
+          }
+          // The file's own name on its own task (a copy: two files with the same bytes share a task).
+          outcome.task = { ...entry.task, file_name: outcome.name };
           if (values.annotated && entry.task.status === 'succeeded')
             await run.annotated(entry, bytes, values.annotated);
           progress.tick();
@@ -125,22 +140,48 @@ export async function runDetect(argv: string[]): Promise<number> {
     await run.close();
   }
 
-  const tasks = byFile.filter((t): t is Task => t !== undefined);
-  const names = new Map(tasks.map((t, i) => [t.task_id, path.relative(process.cwd(), files[i] ?? t.task_id)]));
-  const out =
-    format === 'csv'
-      ? toCsv(tasks, { fileNames: names })
-      : `${JSON.stringify(toCoco(tasks, { fileNames: names }), null, 1)}\n`;
+  const tasks = outcomes.flatMap((o) => (o.task ? [o.task] : []));
+  const refused = outcomes.filter((o) => o.error);
+  const out = format === 'csv' ? toCsv(tasks) : `${JSON.stringify(toCoco(tasks), null, 1)}\n`;
   writeAtomically(values.out, out);
   const detections = tasks.reduce((n, t) => n + t.detections.length, 0);
+  // The refused files by name, with their codes, after the progress lines (they may have scrolled away).
+  for (const o of refused)
+    process.stderr.write(`${o.error?.word}: ${o.name} (${o.error?.code}): ${o.error?.message}\n`);
   process.stderr.write(
-    `${tasks.length} photo(s), ${detections} detection(s) → ${values.out} (${format}); ${sent} sent this run, ${files.length - tasks.length} failed${failed ? ` (${failed} this run)` : ''}\n`,
+    `${tasks.length} photo(s), ${detections} detection(s) → ${values.out} (${format}); ${sent} sent this run, ${refused.length} failed${failed ? ` (${failed} this run)` : ''}\n`,
   );
-  return tasks.length === files.length ? 0 : 1;
+  return refused.length === 0 ? 0 : 1;
+}
+
+/** One file of the run: its task when it has one, else why not. */
+interface Outcome {
+  file: string;
+  /** As written in the results and sent to the server (cleaned as the server cleans it): see `collect`. */
+  name: string;
+  task?: Task;
+  /** `refused`: the server said no to the photo (4xx); `failed`: anything else. */
+  error?: { word: 'refused' | 'failed'; code: string; message: string };
+}
+
+function errorOf(err: unknown): NonNullable<Outcome['error']> {
+  if (err instanceof TwinlensApiError || err instanceof TwinlensError) {
+    const word = err.status >= 400 && err.status < 500 ? 'refused' : 'failed';
+    return { word, code: err.code, message: err.message };
+  }
+  return { word: 'failed', code: 'error', message: (err as Error).message };
+}
+
+/** Why a task is not this photo's (never expected; checked so that a result is never put under another name). */
+function identityMismatch(task: Task, taskId: string, sha256: string): string | null {
+  if (task.task_id !== taskId) return `the server answered with task ${task.task_id}, not ${taskId}`;
+  if (task.image.sha256 !== sha256) return `task ${taskId} holds another photo (SHA-256 ${task.image.sha256})`;
+  return null;
 }
 
 interface Runner {
-  detect(bytes: Buffer, entry: Entry, onSent: () => void): Promise<Task>;
+  /** `name`: the file's name as the results give it (sent to the server with the photo). */
+  detect(bytes: Buffer, entry: Entry, name: string, onSent: () => void): Promise<Task>;
   annotated(entry: Entry, bytes: Buffer, dir: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -154,11 +195,10 @@ async function remoteRunner(server: string, creds: Credentials, params: DetectPa
     await c.login(user, await promptPassword(`password for ${user}: `));
   });
   return {
-    async detect(bytes, entry, onSent) {
+    async detect(bytes, entry, filename, onSent) {
       for (;;) {
         try {
           if (!entry.task) {
-            const filename = path.basename(entry.file);
             entry.task = await client.upload(bytes, { taskId: entry.task_id, params, filename });
             onSent();
           }
@@ -203,7 +243,7 @@ async function localRunner(params: DetectParams): Promise<Runner> {
   const model: ModelRunner = await startModelRunner({ ...config, MODEL: params.model }, log, Promise.resolve(ref));
   const limits = { maxPixels: config.MAX_IMAGE_PIXELS, minSide: config.MIN_IMAGE_SIDE };
   return {
-    async detect(bytes, entry) {
+    async detect(bytes, entry, name) {
       const started = new Date();
       const info = await inspectImage(bytes, limits);
       const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -213,6 +253,7 @@ async function localRunner(params: DetectParams): Promise<Runner> {
         image: { width: info.width, height: info.height, sha256, mime: info.mime },
         params,
         now: started,
+        fileName: name,
       });
       const side = inputSide(ref.manifest.input);
       const decoded = await decodeForModel(bytes, side, config.MAX_IMAGE_PIXELS, task.params.tiling);
@@ -244,16 +285,23 @@ async function localRunner(params: DetectParams): Promise<Runner> {
   };
 }
 
-/** The photos named, folders walked (sorted, so runs list them in the same order). */
-function collect(paths: string[]): string[] {
-  const out: string[] = [];
-  const walk = (p: string) => {
+/**
+ * The photos named, folders walked (sorted, so runs list them in the same order), each with its
+ * name in the results: its path from the folder given, that folder's name first
+ * (`photos/trip/IMG_1.jpg` for `~/photos`), or a file's own name; the same wherever it is run from.
+ */
+function collect(paths: string[]): { file: string; name: string }[] {
+  const out: { file: string; name: string }[] = [];
+  const walk = (p: string, root: string) => {
     const st = fs.statSync(p);
     if (st.isDirectory()) {
-      for (const name of fs.readdirSync(p).sort()) if (!name.startsWith('.')) walk(path.join(p, name));
-    } else if (IMAGE_EXT.test(p)) out.push(p);
+      for (const name of fs.readdirSync(p).sort()) if (!name.startsWith('.')) walk(path.join(p, name), root);
+    } else if (IMAGE_EXT.test(p)) {
+      const name = path.relative(root, p).split(path.sep).join('/');
+      out.push({ file: p, name: cleanFileName(name) ?? path.basename(p) });
+    }
   };
-  for (const p of paths) walk(p);
+  for (const p of paths) walk(p, path.dirname(path.resolve(p)));
   return out;
 }
 

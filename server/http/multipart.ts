@@ -56,14 +56,31 @@ function partHeaders(text: string): Omit<Part, 'data'> {
     const key = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
     if (key === 'content-disposition') {
-      name = param(value, 'name');
-      filename = param(value, 'filename');
+      name = utf8(param(value, 'name'));
+      filename = unescapeName(utf8(param(value, 'filename')));
     } else if (key === 'content-type') {
       contentType = value;
     }
   }
   if (name === undefined) throw new TwinlensError('invalid_request', 'a multipart part has no name');
   return { name, filename, contentType };
+}
+
+/**
+ * Browsers (and curl) write names in a part's headers as raw UTF-8 bytes (WHATWG HTML; RFC 7578
+ * §4.2 leaves `filename*` aside); the headers were read as latin1, one character per byte.
+ */
+function utf8(latin1: string | undefined): string | undefined {
+  return latin1 === undefined ? undefined : Buffer.from(latin1, 'latin1').toString('utf8');
+}
+
+/**
+ * A browser's FormData (and the typed client, shared/client/multipart-body.ts) writes `"`, CR and LF
+ * in a file name as `%22`, `%0D` and `%0A` (WHATWG HTML): turned back, so that `say "hi".jpg` is
+ * kept as named (CR and LF are then removed with the other control characters, shared/file-name.ts).
+ */
+function unescapeName(name: string | undefined): string | undefined {
+  return name?.replace(/%(22|0D|0A)/gi, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
 function param(value: string, key: string): string | undefined {
@@ -88,7 +105,22 @@ export async function readForm(c: Context, maxParts?: number): Promise<Part[]> {
   return parseMultipart(await readBody(c), boundary, maxParts);
 }
 
-/** The text fields of a form (parts without a file name). */
+/**
+ * The text fields of a form (parts without a file name). A field sent twice is refused (400
+ * `duplicate_field`, naming it) rather than one of its values picked: a client that sends
+ * `min_score` twice meant something, and it is not for the server to guess which.
+ */
 export function formFields(parts: Part[]): Map<string, string> {
-  return new Map(parts.filter((p) => p.filename === undefined).map((p) => [p.name, p.data.toString('utf8')]));
+  const fields = new Map<string, string>();
+  for (const p of parts) {
+    if (p.filename !== undefined) continue;
+    if (fields.has(p.name)) throw duplicateField(p.name);
+    fields.set(p.name, p.data.toString('utf8'));
+  }
+  return fields;
+}
+
+export function duplicateField(name: string, where = 'form field'): TwinlensError {
+  const shown = name.length > 64 ? `${name.slice(0, 64)}…` : name;
+  return new TwinlensError('duplicate_field', `the ${where} "${shown}" is sent more than once; send it once`);
 }

@@ -11,9 +11,11 @@ import {
   BatchListSchema,
   BatchSchema,
   BatchUploadSchema,
+  BatchWebhookSchema,
   DEFAULT_MAX_DETECTIONS,
   DEFAULT_MIN_SCORE,
   ExportFormatSchema,
+  WebhookDeliveryListSchema,
 } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
 import { requireUser } from '../auth/middleware.ts';
@@ -87,7 +89,7 @@ const BatchForm = {
       type: 'string' as const,
       format: 'uri',
       description:
-        'Optional: where to POST the batch summary (`batch.completed`, signed like task webhooks) when its last photo ends; without it, the user’s default callback URL, if any.',
+        'Optional: where to POST the batch summary when the album ends, however it ends (`batch.completed`: its last photo final, or every photo refused; `batch.canceled`: canceled with photos left), signed like task webhooks; without it, the user’s default callback URL, if any. Attempts: GET /batches/{id}/deliveries.',
     },
   },
 };
@@ -208,8 +210,25 @@ const results = createRoute({
   },
 });
 
+const deliveries = createRoute({
+  method: 'get',
+  path: '/batches/{id}/deliveries',
+  tags: ['batches', 'webhooks'],
+  summary: 'The attempts to deliver this album’s webhooks (its final events), oldest first',
+  description:
+    'Every album gets a final event however it ends (`batch.completed`, `batch.canceled`; a `BatchWebhook`), sent to its `callback_url` or else the owner’s default; each attempt is logged here with the receiver’s status or why none came (`refused`, `timeout`, `network`). `state` is that of the latest event.',
+  security: scoped('tasks:read'),
+  request: { params: IdParam },
+  responses: {
+    200: { description: 'The attempts', content: { 'application/json': { schema: WebhookDeliveryListSchema } } },
+    ...errors(401, 404),
+  },
+});
+
 export function batchRoutes(deps: BatchDeps) {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: deps.validationHook });
+  // What receivers of an album's events decode (no route returns it): documented, as TaskWebhook is.
+  app.openAPIRegistry.register('BatchWebhook', BatchWebhookSchema.clone());
   app.use('/batches', requireUser(deps.sessions));
   app.use('/batches/*', requireUser(deps.sessions));
   if (deps.admission) {
@@ -258,7 +277,9 @@ export function batchRoutes(deps: BatchDeps) {
 
   app.openapi(addImages, async (c) => {
     const batch = await deps.batches.own(c.req.valid('param').id, c.get('user').id);
-    const added = await deps.batches.add(batch, photosOf(await readPhotos(c)));
+    const parts = await readPhotos(c);
+    formFields(parts); // no text field is used here, but one sent twice is refused as everywhere
+    const added = await deps.batches.add(batch, photosOf(parts));
     const summary = await deps.batches.summary(await deps.batches.own(batch.id, batch.ownerId), await figures());
     return c.json({ batch: summary, ...added }, 202, { Location: `/api/v1/batches/${batch.id}` });
   });
@@ -289,6 +310,12 @@ export function batchRoutes(deps: BatchDeps) {
   app.openapi(remove, async (c) => {
     await deps.batches.delete(await deps.batches.own(c.req.valid('param').id, c.get('user').id));
     return c.body(null, 204);
+  });
+
+  app.openapi(deliveries, async (c) => {
+    // Only the owner's: another user's id answers 404 as for every batch route.
+    const batch = await deps.batches.own(c.req.valid('param').id, c.get('user').id);
+    return c.json(await deps.webhooks.deliveries(batch.id), 200);
   });
 
   app.openapi(results, async (c) => {

@@ -6,7 +6,7 @@ export const errorContent = { 'application/json': { schema: ErrorResponseSchema 
 
 export function errors(...statuses: number[]) {
   const descriptions: Record<number, string> = {
-    400: 'Invalid request',
+    400: 'Invalid request (`duplicate_field`: a form field or query parameter sent more than once)',
     401: 'Not logged in, or an API key unknown, revoked or expired',
     403: 'An API key without the scope this needs (`insufficient_scope`), or not allowed',
     404: 'No such task (or not yours)',

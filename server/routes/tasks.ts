@@ -15,7 +15,7 @@ import { TwinlensError } from '../../shared/errors.ts';
 import { isFinalStatus } from '../../shared/task-lifecycle.ts';
 import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
-import { formFields, readForm } from '../http/multipart.ts';
+import { duplicateField, formFields, readForm } from '../http/multipart.ts';
 import { storedJson } from '../http/stored-json.ts';
 import type { AppEnv, ValidationHook } from '../http/types.ts';
 import type { ModelCatalog } from '../models/catalog.ts';
@@ -226,7 +226,7 @@ export function taskRoutes(deps: TaskDeps) {
     const images = parts.filter((p) => p.name === 'image');
     const image = images[0];
     if (!image) throw new TwinlensError('missing_image', 'no file in the field "image"');
-    if (images.length > 1) throw new TwinlensError('invalid_request', 'send one image per task');
+    if (images.length > 1) throw duplicateField('image');
     if (image.filename === undefined) throw new TwinlensError('missing_image', 'the field "image" must be a file');
     if (image.data.length === 0) throw new TwinlensError('empty_body', 'the image file is empty');
     const fields = formFields(parts);
@@ -239,7 +239,11 @@ export function taskRoutes(deps: TaskDeps) {
       : null;
 
     // Everything is checked in memory before a byte is written: a refusal leaves no file.
-    const { task, upload } = await prepareUpload(image.data, deps.limits, { id: clientId, params });
+    const { task, upload } = await prepareUpload(image.data, deps.limits, {
+      id: clientId,
+      params,
+      fileName: image.filename,
+    });
     if (route) task.route = route;
     // Kept before the task exists, so that it is there however fast the task ends; keyed by the
     // user, so naming another user's task id cannot redirect that task's webhook.

@@ -18,7 +18,7 @@ export interface PreparedUpload {
 export async function prepareUpload(
   bytes: Uint8Array,
   limits: ImageLimits,
-  opts: { id?: string | undefined; params: DetectParams; batchId?: string },
+  opts: { id?: string | undefined; params: DetectParams; batchId?: string; fileName?: string | undefined },
 ): Promise<PreparedUpload> {
   if (bytes.length === 0) throw new TwinlensError('empty_body', 'the image file is empty');
   const info = await inspectImage(bytes, limits);
@@ -29,6 +29,7 @@ export async function prepareUpload(
     image: { width: info.width, height: info.height, sha256, mime: info.mime },
     params: opts.params,
     ...(opts.batchId ? { batchId: opts.batchId } : {}),
+    fileName: opts.fileName,
   });
   return { task, upload: { bytes, extension: info.extension } };
 }

@@ -7,6 +7,7 @@
  * recorded as `given_up`.
  */
 import { type Job, Worker } from 'bullmq';
+import { type WebhookEventType, WebhookEventTypeSchema } from '../../shared/contract.ts';
 import { type Logger, throttledWarning } from '../log.ts';
 import { duplicateClient, type RedisClient } from '../redis.ts';
 import { signatureHeaders } from './signature.ts';
@@ -69,6 +70,7 @@ async function deliverOnce(service: WebhookService, job: Job<WebhookJobData>, lo
       error: failure.error,
       message: failure.message,
       latency_ms: Math.round((performance.now() - started) * 10) / 10,
+      ...(isEventType(job.name) ? { type: job.name } : {}),
     },
     ok ? 'delivered' : last ? 'given_up' : null,
   );
@@ -78,3 +80,5 @@ async function deliverOnce(service: WebhookService, job: Job<WebhookJobData>, lo
   else log.info('webhook attempt failed', fields);
   throw new Error(failure.message ?? 'delivery failed');
 }
+
+const isEventType = (name: string): name is WebhookEventType => WebhookEventTypeSchema.safeParse(name).success;

@@ -138,10 +138,12 @@ export class WebhookService {
     time?: Date;
     /** Whether to set the delivery state `pending` here (a task's was set with its final status). */
     markPending?: boolean;
+    /** The subject's n-th event of this type (an album that ends again after photos were added). */
+    seq?: number;
   }): Promise<boolean> {
     const url = ev.url ?? (await this.redis.hget(this.keys.webhookUser(ev.ownerId), 'url'));
     if (!url) return false;
-    const messageId = `msg_${ev.subjectId}_${ev.type.replace(/\W/g, '_')}`;
+    const messageId = `msg_${ev.subjectId}_${ev.type.replace(/\W/g, '_')}${ev.seq && ev.seq > 1 ? `_${ev.seq}` : ''}`;
     const body = JSON.stringify({
       type: ev.type,
       timestamp: (ev.time ?? new Date()).toISOString(),

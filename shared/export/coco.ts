@@ -70,7 +70,7 @@ export function toCoco(tasks: Task[], opts: { fileNames?: Map<string, string> } 
     const imageId = images.length + 1;
     images.push({
       id: imageId,
-      file_name: opts.fileNames?.get(t.task_id) ?? t.task_id,
+      file_name: opts.fileNames?.get(t.task_id) ?? t.file_name ?? t.task_id,
       width: t.image.width,
       height: t.image.height,
       task_id: t.task_id,

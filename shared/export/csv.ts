@@ -1,10 +1,12 @@
 /**
- * Tasks as CSV, one row per detection (RFC 4180: comma-separated, quoted where needed, CRLF),
- * for spreadsheets and scripts. A succeeded task without detections still gets a row (empty
- * label), so every photo appears; failed tasks get a row with their error code.
+ * Tasks as CSV, one row per detection, for spreadsheets and scripts, written by the project's one
+ * CSV writer (csv-writer.ts: RFC 4180; cells a spreadsheet would run as formulas neutralised). A
+ * succeeded task without detections still gets a row (empty label), so every photo appears;
+ * failed tasks get a row with their error code.
  */
 import type { Task } from '../contract.ts';
 import { cocoCategoryOf } from '../detector/labels.ts';
+import { type CsvValue, writeCsv } from './csv-writer.ts';
 
 export const CSV_COLUMNS = [
   'task_id',
@@ -22,16 +24,16 @@ export const CSV_COLUMNS = [
   'error',
 ] as const;
 
-function cell(v: string | number | null | undefined): string {
-  if (v === null || v === undefined) return '';
-  const s = String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
 export function toCsv(tasks: Task[], opts: { fileNames?: Map<string, string> } = {}): string {
-  const rows: (string | number | null)[][] = [[...CSV_COLUMNS]];
+  const rows: CsvValue[][] = [[...CSV_COLUMNS]];
   for (const t of tasks) {
-    const head = [t.task_id, opts.fileNames?.get(t.task_id) ?? t.task_id, t.status, t.image.width, t.image.height];
+    const head = [
+      t.task_id,
+      opts.fileNames?.get(t.task_id) ?? t.file_name ?? t.task_id,
+      t.status,
+      t.image.width,
+      t.image.height,
+    ];
     if (t.status !== 'succeeded' || t.detections.length === 0) {
       rows.push([...head, null, null, null, null, null, null, null, t.error?.code ?? null]);
       continue;
@@ -50,5 +52,5 @@ export function toCsv(tasks: Task[], opts: { fileNames?: Map<string, string> } =
       ]);
     }
   }
-  return `${rows.map((r) => r.map(cell).join(',')).join('\r\n')}\r\n`;
+  return writeCsv(rows);
 }

@@ -3,9 +3,11 @@
  * that follows the format's rules; a second run sends nothing; `--local` (the detector in the
  * CLI's own process) gives the same detections; CSV parses back.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TwinlensClient } from '../../shared/client/twinlens-client.ts';
 import type { CocoDataset } from '../../shared/export/coco.ts';
@@ -126,5 +128,97 @@ describe('twinlens detect', () => {
     const usage = await cli([]);
     expect(usage.code).toBe(2);
     expect(usage.output).toMatch(/usage: twinlens detect/);
+  });
+
+  it('refused files first, in the middle and last: every result under its own name (by SHA-256), the refused ones by name with their code', async () => {
+    const folder = path.join(dir, 'mixed');
+    fs.mkdirSync(folder);
+    const write = (name: string, bytes: Buffer) => fs.writeFileSync(path.join(folder, name), bytes);
+    const photo = (name: string) => fs.readFileSync(path.join(FIXTURES, name));
+    // Sorted as the CLI walks them: refused, good, refused, good, good, refused.
+    write('0-broken.jpg', Buffer.from('not a photo at all'));
+    write('astronaut.png', photo('astronaut.png'));
+    write('b-broken.png', Buffer.from('\x89PNG\r\n\x1a\n but nothing after'));
+    write('chelsea.png', photo('chelsea.png'));
+    write('chelsea-copy.png', photo('chelsea.png')); // the same bytes: one task, each file under its own name
+    write('coffee.png', photo('coffee.png'));
+    write('zz-broken.webp', Buffer.alloc(0));
+    const sha = (name: string) =>
+      createHash('sha256')
+        .update(fs.readFileSync(path.join(folder, name)))
+        .digest('hex');
+
+    for (const format of ['coco', 'csv'] as const) {
+      const out = path.join(dir, `mixed.${format === 'coco' ? 'json' : 'csv'}`);
+      const r = await cli([folder, '--server', ctx.sys.baseUrl, '--out', out, '--concurrency', '3'], {
+        TWINLENS_TOKEN: ctx.token,
+      });
+      expect(r.code, r.output).toBe(1); // some files were refused
+      for (const name of ['0-broken.jpg', 'b-broken.png', 'zz-broken.webp']) {
+        expect(r.output).toMatch(
+          new RegExp(
+            `refused: \\S*${name.replace('.', '\\.')} \\((image_undecodable|empty_body|unsupported_media_type)\\)`,
+          ),
+        );
+      }
+      expect(r.output).not.toMatch(/refused: \S*(astronaut|chelsea|coffee)/);
+      // Each result's task (by its id) holds the photo of the file it is written under.
+      let pairs: [string, string][];
+      if (format === 'coco') {
+        const coco = JSON.parse(fs.readFileSync(out, 'utf8')) as CocoDataset;
+        pairs = coco.images.map((i) => [i.file_name, i.task_id]);
+      } else {
+        const lines = fs.readFileSync(out, 'utf8').trimEnd().split('\r\n');
+        const header = (lines[0] ?? '').split(',');
+        const col = (l: string, c: string) => l.split(',')[header.indexOf(c)] as string;
+        pairs = [...new Map(lines.slice(1).map((l) => [col(l, 'file_name'), col(l, 'task_id')]))];
+      }
+      expect(pairs.map(([name]) => path.basename(name)).sort()).toEqual([
+        'astronaut.png',
+        'chelsea-copy.png',
+        'chelsea.png',
+        'coffee.png',
+      ]);
+      for (const [name, taskId] of pairs) {
+        const task = await client().task(taskId);
+        expect(task.image.sha256, name).toBe(sha(path.basename(name)));
+        // The server keeps the name the CLI writes (of the two copies, the one that was sent).
+        if (name.includes('chelsea')) expect(task.file_name).toMatch(/^mixed\/chelsea(-copy)?\.png$/);
+        else expect(task.file_name).toBe(name);
+      }
+      const chelsea = pairs.filter(([name]) => name.includes('chelsea')).map(([, id]) => id);
+      expect(chelsea[0]).toBe(chelsea[1]);
+    }
+  });
+
+  it('CSV with file names that start with =, +, -, @: neutralised, the numbers unchanged, RFC 4180, the same names as the server’s', async () => {
+    const folder = path.join(dir, 'formulas');
+    fs.mkdirSync(folder);
+    const names = ['=HYPERLINK("http-x") .png', '+cmd.png', '-2+3.png', '@SUM(1),x.png'];
+    for (const [i, name] of names.entries()) {
+      const photo = [...PHOTOS, 'camera.png'][i] as string; // four different photos: four tasks
+      fs.copyFileSync(path.join(FIXTURES, photo), path.join(folder, name));
+    }
+    const out = path.join(dir, 'formulas.csv');
+    // Files named one by one: each is written under its own name, which then starts with the character.
+    const files = names.map((n) => path.join(folder, n));
+    const r = await cli([...files, '--server', ctx.sys.baseUrl, '--out', out], { TWINLENS_TOKEN: ctx.token });
+    expect(r.code, r.output).toBe(0);
+    const text = fs.readFileSync(out, 'utf8');
+    const rows = parseCsv(text, { record_delimiter: '\r\n' }) as string[][];
+    const header = rows[0] ?? [];
+    const records = rows.slice(1).map((row) => Object.fromEntries(header.map((h, i) => [h, row[i] ?? ''])));
+    const seen = new Set(records.map((rec) => rec.file_name));
+    expect([...seen].sort()).toEqual(names.map((n) => `'${n}`).sort());
+    // Numbers as numbers: no quote mark, parse back.
+    for (const rec of records) {
+      for (const col of ['image_width', 'score', 'x', 'y', 'width', 'height']) {
+        expect(rec[col], col).toMatch(/^-?\d/);
+        expect(Number.isFinite(Number(rec[col])), col).toBe(true);
+      }
+      // The server's record of the same task has the same name (before neutralising).
+      const task = await client().task(rec.task_id as string);
+      expect(`'${task.file_name}`).toBe(rec.file_name);
+    }
   });
 });

@@ -9,6 +9,7 @@ import type http from 'node:http';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
+  BatchWebhookSchema,
   type Task,
   TaskSchema,
   TaskWebhookSchema,
@@ -87,6 +88,49 @@ async function settled(token: string, taskId: string) {
     if (Date.now() > deadline) throw new Error(`deliveries still ${list.state}: ${JSON.stringify(list.items)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+async function batchDeliveries(token: string, batchId: string) {
+  const res = await fetch(`${ctx.sys.baseUrl}/api/v1/batches/${batchId}/deliveries`, { headers: auth(token) });
+  expect(res.status).toBe(200);
+  return WebhookDeliveryListSchema.parse(await res.json());
+}
+
+/** Polls an album's delivery log until its state is final. */
+async function batchSettled(token: string, batchId: string) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const list = await batchDeliveries(token, batchId);
+    if (list.state === 'delivered' || list.state === 'given_up') return list;
+    if (Date.now() > deadline) throw new Error(`deliveries still ${list.state}: ${JSON.stringify(list.items)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** An album of these photos (`null`: a broken one), with a callback URL. */
+async function album(token: string, photos: (string | null)[], callbackUrl: string): Promise<string> {
+  const form = new FormData();
+  for (const [i, name] of photos.entries()) {
+    const bytes = name ? new Uint8Array(fixture(name)) : new Uint8Array([1, 2, 3, i]);
+    form.append('image', new Blob([bytes]), name ?? `broken-${i}.png`);
+  }
+  form.set('callback_url', callbackUrl);
+  const res = await fetch(`${ctx.sys.baseUrl}/api/v1/batches`, { method: 'POST', headers: auth(token), body: form });
+  expect(res.status, await res.clone().text()).toBe(202);
+  return ((await res.json()) as { batch: { batch_id: string } }).batch.batch_id;
+}
+
+/** The one event an album's receiver path got (waits for it, then a second for any other), verified. */
+async function onlyBatchEvent(secret: string, path: string) {
+  const [req] = (await receiver.waitFor(path, 1, 60_000)) as [PushRequest];
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(receiver.received.filter((r) => r.path === path)).toHaveLength(1);
+  const headers = {
+    'webhook-id': String(req.headers['webhook-id']),
+    'webhook-timestamp': String(req.headers['webhook-timestamp']),
+    'webhook-signature': String(req.headers['webhook-signature']),
+  };
+  return BatchWebhookSchema.parse(new Webhook(secret).verify(req.body, headers));
 }
 
 async function settings(token: string) {
@@ -258,10 +302,11 @@ it('the OpenAPI document has the webhook routes and the payload’s schema', asy
       '/api/v1/webhooks/settings',
       '/api/v1/webhooks/secret/rotate',
       '/api/v1/tasks/{id}/deliveries',
+      '/api/v1/batches/{id}/deliveries',
     ]),
   );
   expect(Object.keys(doc.components.schemas)).toEqual(
-    expect.arrayContaining(['TaskWebhook', 'WebhookSettings', 'WebhookDeliveryList']),
+    expect.arrayContaining(['TaskWebhook', 'BatchWebhook', 'WebhookSettings', 'WebhookDeliveryList']),
   );
 });
 
@@ -308,6 +353,10 @@ it('an album with a callback_url gets one signed batch.completed with its counts
   // Once: nothing more arrives for it.
   await new Promise((r) => setTimeout(r, 1000));
   expect(receiver.received.filter((r) => r.path === '/batch/1')).toHaveLength(1);
+  // Its delivery log, as a task's.
+  const log = await batchSettled(ctx.token, batch.batch_id);
+  expect(log.state).toBe('delivered');
+  expect(log.items.map((d) => [d.type, d.status_code])).toEqual([['batch.completed', 204]]);
   // An album refused at the door never gets that far: the URL is checked like a task's.
   const bad = new FormData();
   bad.append('image', new Blob([new Uint8Array(fixture('coffee.png'))]), 'coffee.png');
@@ -319,4 +368,61 @@ it('an album with a callback_url gets one signed batch.completed with its counts
   });
   expect(refused.status).toBe(400);
   expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('callback_url_refused');
+});
+
+it('an album canceled with photos left gets one signed batch.canceled with its summary (no batch.completed)', async () => {
+  const { secret } = await settings(ctx.token);
+  // Every inference takes a second here: canceled at once, the photos are still queued or running.
+  const id = await album(ctx.token, ['astronaut.png', 'coffee.png', 'chelsea.png'], `${receiver.url}/batch/canceled`);
+  const cancel = await fetch(`${ctx.sys.baseUrl}/api/v1/batches/${id}/cancel`, {
+    method: 'POST',
+    headers: auth(ctx.token),
+  });
+  expect(cancel.status).toBe(200);
+  const event = await onlyBatchEvent(secret, '/batch/canceled');
+  expect(event.type).toBe('batch.canceled');
+  expect(event.data).toMatchObject({ batch_id: id, status: 'canceled', total: 3 });
+  expect(event.data.counts.canceled).toBeGreaterThan(0);
+  expect(event.data.counts.queued + event.data.counts.running).toBe(0);
+  const log = await batchSettled(ctx.token, id);
+  expect(log.items.map((d) => [d.type, d.status_code])).toEqual([['batch.canceled', 204]]);
+});
+
+it('an album whose every photo is refused is done at once and gets one signed batch.completed saying so', async () => {
+  const { secret } = await settings(ctx.token);
+  const id = await album(ctx.token, [null, null], `${receiver.url}/batch/refused`);
+  const event = await onlyBatchEvent(secret, '/batch/refused');
+  expect(event.type).toBe('batch.completed');
+  expect(event.data).toMatchObject({ batch_id: id, status: 'done', total: 2, progress: 1 });
+  expect(event.data.counts).toMatchObject({ rejected: 2, succeeded: 0, queued: 0 });
+  expect(event.data.rejected.map((r) => r.filename)).toEqual(['broken-0.png', 'broken-1.png']);
+  expect((await batchSettled(ctx.token, id)).state).toBe('delivered');
+});
+
+it('an album’s failing receiver: its delivery log shows every attempt, then given up; only its owner reads it', async () => {
+  // `/flaky/…` fails twice, then takes it: 3 attempts with the same webhook-id.
+  const flaky = await album(ctx.token, [null], `${receiver.url}/flaky/batch`);
+  const ok = await batchSettled(ctx.token, flaky);
+  expect(ok.state).toBe('delivered');
+  expect(ok.items.map((d) => [d.attempt, d.status_code])).toEqual([
+    [1, 500],
+    [2, 500],
+    [3, 204],
+  ]);
+  const ids = new Set(receiver.received.filter((r) => r.path === '/flaky/batch').map((r) => r.headers['webhook-id']));
+  expect(ids.size).toBe(1);
+  // A name that resolves inside the server's network: refused at every connection, never silent.
+  const port = new URL(receiver.url).port;
+  const refused = await album(ctx.token, [null], `https://localhost:${port}/batch/named`);
+  const log = await batchSettled(ctx.token, refused);
+  expect(log.state).toBe('given_up');
+  expect(log.items).toHaveLength(3);
+  for (const d of log.items) {
+    expect(d).toMatchObject({ type: 'batch.completed', status_code: null, error: 'refused' });
+    expect(d.message).toMatch(/loopback/);
+  }
+  const other = await addUser(ctx.sys, 'album-hook-other');
+  const res = await fetch(`${ctx.sys.baseUrl}/api/v1/batches/${refused}/deliveries`, { headers: auth(other) });
+  expect(res.status).toBe(404);
+  expect(((await res.json()) as { error: { code: string } }).error.code).toBe('batch_not_found');
 });

@@ -63,6 +63,7 @@ const server: ServerApi = {
       row.pending?.params ?? row.task.params,
       onProgress,
       row.task.route,
+      row.task.file_name,
     ),
   follow: followTask,
   loggedOut: () => store.update((s) => ({ ...s, user: null })),

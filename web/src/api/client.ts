@@ -45,12 +45,19 @@ export async function logout(): Promise<void> {
  * The upload form. The photo leaves without its location and other personal metadata (orientation
  * kept: shared/strip-metadata.ts); `route`: where and why the page sent it (kept in the Task).
  */
-async function formFor(taskId: string, image: Blob, params: DetectParams, route?: RouteDecision): Promise<FormData> {
+async function formFor(
+  taskId: string,
+  image: Blob,
+  params: DetectParams,
+  route?: RouteDecision,
+  fileName?: string,
+): Promise<FormData> {
   const clean = stripMetadata(new Uint8Array(await image.arrayBuffer()));
   return client.uploadForm(new Blob([clean as Uint8Array<ArrayBuffer>], { type: image.type }), {
     taskId,
     params,
     route,
+    ...(fileName ? { filename: fileName } : {}),
   });
 }
 
@@ -60,8 +67,10 @@ export async function uploadTask(
   image: Blob,
   params: DetectParams,
   route?: RouteDecision,
+  /** The photo's file name (the task's `file_name`), kept with the server's task and in its exports. */
+  fileName?: string,
 ): Promise<Task> {
-  const form = await formFor(taskId, image, params, route);
+  const form = await formFor(taskId, image, params, route, fileName);
   return TaskSchema.parse(await (await client.request('POST', '/api/v1/tasks', { body: form })).json());
 }
 
@@ -72,8 +81,9 @@ export function uploadTaskWithProgress(
   params: DetectParams,
   onProgress: (fraction: number) => void,
   route?: RouteDecision,
+  fileName?: string,
 ): Promise<Task> {
-  return formFor(taskId, image, params, route).then((form) => sendWithProgress(form, onProgress));
+  return formFor(taskId, image, params, route, fileName).then((form) => sendWithProgress(form, onProgress));
 }
 
 function sendWithProgress(form: FormData, onProgress: (fraction: number) => void): Promise<Task> {

@@ -16,7 +16,8 @@ export const SYNC_TAG = 'twinlens-upload';
 const uploader: ServerUploader = {
   online: () => true,
   loggedIn: () => true,
-  upload: (row) => uploadTask(row.task.task_id, row.image, row.pending?.params ?? row.task.params, row.task.route),
+  upload: (row) =>
+    uploadTask(row.task.task_id, row.image, row.pending?.params ?? row.task.params, row.task.route, row.task.file_name),
   loggedOut: () => undefined,
 };
 

@@ -85,7 +85,8 @@ export class Dispatcher {
         reason: `album split between this device and the server (${route.reason})`,
       };
     }
-    const task: Task = { ...newTask(route.chosen, image, tiling, store.get().settings.model?.manifest.id), route };
+    const model = store.get().settings.model?.manifest.id;
+    const task: Task = { ...newTask(route.chosen, image, tiling, model, file.name), route };
     if (feature) store.update((s) => ({ ...s, featured: task.task_id }));
     const toServer = route.chosen === 'server';
     // On a free device the model starts at once on the bitmap decoded above. Otherwise the photo waits its

@@ -55,12 +55,20 @@ function hex(digest: ArrayBuffer): string {
 }
 
 /** A new task as the client sees it before any detection ran (made as the server makes its own). */
-export function newTask(source: Task['source'], image: ImageInfo, tiling: Tiling = 'auto', model?: string): Task {
+export function newTask(
+  source: Task['source'],
+  image: ImageInfo,
+  tiling: Tiling = 'auto',
+  model?: string,
+  /** The photo's file name (a File's `name`): kept in the task, sent with the upload, in the exports. */
+  fileName?: string,
+): Task {
   // A low threshold: the result view's slider filters from here without running the model again.
   return makeTask({
     id: crypto.randomUUID(),
     source,
     image,
     params: { min_score: 0.05, tiling, ...(model ? { model } : {}) },
+    fileName,
   });
 }
