@@ -349,6 +349,7 @@ describe('API keys', () => {
       'post /api/v1/batches/{id}/images': ['tasks:write'],
       'post /api/v1/batches/{id}/cancel': ['tasks:write'],
       'delete /api/v1/batches/{id}': ['tasks:write'],
+      'get /api/v1/batches/{id}/deliveries': ['tasks:read'],
       'get /api/v1/batches/{id}/results': ['tasks:read'],
       'get /api/v1/stats': ['tasks:read'],
       'get /api/v1/webhooks/settings': ['webhooks:read'],
