@@ -300,6 +300,8 @@ export function keys(prefix: string) {
     /** Subject (task) id → list of delivery attempts (JSON), and its delivery state. */
     webhookDeliveries: (subjectId: string) => `${prefix}:webhook-deliveries:${subjectId}`,
     webhookState: (subjectId: string) => `${prefix}:webhook-state:${subjectId}`,
+    /** User id → list of their webhooks' latest failed attempts (JSON, newest first, capped). */
+    webhookFailures: (userId: string) => `${prefix}:webhook-failures:${userId}`,
     /** Stream of server tasks that became final with a callback URL, written with the final status. */
     webhookOutbox: `${prefix}:webhook-outbox`,
     /** Tasks not final yet, by creation time (ms): the reconciliation looks for ones whose job is gone. */

@@ -433,6 +433,24 @@ export const WebhookDeliverySchema = z
   .meta({ id: 'WebhookDelivery' });
 export type WebhookDelivery = z.infer<typeof WebhookDeliverySchema>;
 
+/** A failed attempt, as the user's settings list it: which task or album it was for. */
+export const WebhookFailureSchema = WebhookDeliverySchema.extend({
+  subject_id: z
+    .uuid()
+    .meta({ description: 'The task or album (batch) the event was about; its log has every attempt' }),
+  given_up: z.boolean().meta({ description: 'It was the last attempt: the event will not be delivered' }),
+}).meta({ id: 'WebhookFailure' });
+export type WebhookFailure = z.infer<typeof WebhookFailureSchema>;
+
+/** GET /webhooks/settings: the settings and the latest failures, so that a broken receiver is seen. */
+export const WebhookSettingsViewSchema = WebhookSettingsSchema.extend({
+  recent_failures: z.array(WebhookFailureSchema).meta({
+    description:
+      'The latest failed delivery attempts of my webhooks, tasks and albums alike (at most 20, newest first): a receiver that answers an error, times out, or is refused at connection shows here',
+  }),
+}).meta({ id: 'WebhookSettingsView' });
+export type WebhookSettingsView = z.infer<typeof WebhookSettingsViewSchema>;
+
 export const WebhookDeliveryListSchema = z
   .object({
     state: z.enum(['none', 'pending', 'delivered', 'given_up']).meta({

@@ -130,7 +130,7 @@ export async function runDetect(argv: string[]): Promise<number> {
           // The file's own name on its own task (a copy: two files with the same bytes share a task).
           outcome.task = { ...entry.task, file_name: outcome.name };
           if (values.annotated && entry.task.status === 'succeeded')
-            await run.annotated(entry, bytes, values.annotated);
+            await run.annotated(entry, bytes, path.join(values.annotated, `${path.parse(outcome.file).name}.jpg`));
           progress.tick();
         }
       }),
@@ -182,7 +182,8 @@ function identityMismatch(task: Task, taskId: string, sha256: string): string | 
 interface Runner {
   /** `name`: the file's name as the results give it (sent to the server with the photo). */
   detect(bytes: Buffer, entry: Entry, name: string, onSent: () => void): Promise<Task>;
-  annotated(entry: Entry, bytes: Buffer, dir: string): Promise<void>;
+  /** Writes the photo with its boxes drawn to `file` (named after the photo's own file). */
+  annotated(entry: Entry, bytes: Buffer, file: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -218,10 +219,10 @@ async function remoteRunner(server: string, creds: Credentials, params: DetectPa
         }
       }
     },
-    async annotated(entry, _bytes, dir) {
-      fs.mkdirSync(dir, { recursive: true });
+    async annotated(entry, _bytes, file) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
       const jpeg = await client.annotated(entry.task_id);
-      fs.writeFileSync(path.join(dir, `${path.parse(entry.file).name}.jpg`), jpeg);
+      fs.writeFileSync(file, jpeg);
     },
     async close() {},
   };
@@ -275,11 +276,11 @@ async function localRunner(params: DetectParams): Promise<Runner> {
         },
       };
     },
-    async annotated(entry, bytes, dir) {
+    async annotated(entry, bytes, file) {
       const { annotate } = await import('../images/annotate.ts');
-      fs.mkdirSync(dir, { recursive: true });
+      fs.mkdirSync(path.dirname(file), { recursive: true });
       const jpeg = await annotate(bytes, entry.task?.detections ?? [], config.MAX_IMAGE_PIXELS);
-      fs.writeFileSync(path.join(dir, `${path.parse(entry.file).name}.jpg`), jpeg);
+      fs.writeFileSync(file, jpeg);
     },
     close: () => model.close(),
   };

@@ -7,6 +7,7 @@ import {
   WebhookSecretSchema,
   WebhookSettingsSchema,
   WebhookSettingsUpdateSchema,
+  WebhookSettingsViewSchema,
 } from '../../shared/contract.ts';
 import { requireUser } from '../auth/middleware.ts';
 import type { SessionStore } from '../auth/sessions.ts';
@@ -30,11 +31,11 @@ const getSettings = createRoute({
   method: 'get',
   path: '/webhooks/settings',
   tags: ['webhooks'],
-  summary: 'My default callback URL and signing secret',
-  description: `The secret is made on first use. ${SIGNING}`,
+  summary: 'My default callback URL, signing secret, and my webhooks’ recent failed attempts',
+  description: `The secret is made on first use. ${SIGNING} \`recent_failures\`: the latest failed attempts of my task and album webhooks, newest first (each subject's full log: GET /tasks/{id}/deliveries, GET /batches/{id}/deliveries).`,
   security: scoped('webhooks:read'),
   responses: {
-    200: { description: 'The settings', content: { 'application/json': { schema: WebhookSettingsSchema } } },
+    200: { description: 'The settings', content: { 'application/json': { schema: WebhookSettingsViewSchema } } },
     ...errors(401),
   },
 });
@@ -89,7 +90,7 @@ export function webhookRoutes(deps: WebhookDeps) {
   app.use('/webhooks/*', requireUser(deps.sessions));
   app.use('/tasks/*', requireUser(deps.sessions, { taskOf: taskIdInPath }));
 
-  app.openapi(getSettings, async (c) => c.json(await deps.webhooks.settings(c.get('user').id), 200));
+  app.openapi(getSettings, async (c) => c.json(await deps.webhooks.view(c.get('user').id), 200));
   app.openapi(putSettings, async (c) => {
     const { callback_url } = c.req.valid('json');
     return c.json(await deps.webhooks.setDefaultUrl(c.get('user').id, callback_url), 200);

@@ -73,6 +73,7 @@ async function deliverOnce(service: WebhookService, job: Job<WebhookJobData>, lo
       ...(isEventType(job.name) ? { type: job.name } : {}),
     },
     ok ? 'delivered' : last ? 'given_up' : null,
+    ownerId,
   );
   if (ok) return;
   const fields = { subject_id: subjectId, attempt, status_code: statusCode, error_code: failure.error };

@@ -20,7 +20,9 @@ import type {
   WebhookDelivery,
   WebhookDeliveryList,
   WebhookEventType,
+  WebhookFailure,
   WebhookSettings,
+  WebhookSettingsView,
 } from '../../shared/contract.ts';
 import { TwinlensError } from '../../shared/errors.ts';
 import type { Logger } from '../log.ts';
@@ -32,6 +34,8 @@ export const WEBHOOK_QUEUE = 'webhooks';
 
 /** Attempts kept per subject (a day of backoff is at most WEBHOOK_ATTEMPTS of them). */
 const MAX_LOGGED_ATTEMPTS = 50;
+/** Failed attempts listed per user in GET /webhooks/settings. */
+const RECENT_FAILURES = 20;
 
 export interface WebhookJobData {
   ownerId: string;
@@ -109,9 +113,10 @@ export class WebhookService {
     return secret;
   }
 
-  /** Drops a user's settings (the user is removed). */
+  /** Drops a user's settings and failures (the user is removed). */
   async forgetUser(userId: string): Promise<void> {
     await this.redis.del(this.keys.webhookUser(userId));
+    await this.redis.del(this.keys.webhookFailures(userId));
   }
 
   /** The signing secret, for a delivery attempt. */
@@ -190,8 +195,16 @@ export class WebhookService {
     });
   }
 
-  /** Records one attempt; `final` sets the state (delivered or given up), else it stays pending. */
-  async record(subjectId: string, attempt: WebhookDelivery, final: 'delivered' | 'given_up' | null): Promise<void> {
+  /**
+   * Records one attempt; `final` sets the state (delivered or given up), else it stays pending. A
+   * failed attempt is also listed among the owner's recent failures (GET /webhooks/settings).
+   */
+  async record(
+    subjectId: string,
+    attempt: WebhookDelivery,
+    final: 'delivered' | 'given_up' | null,
+    ownerId?: string,
+  ): Promise<void> {
     const list = this.keys.webhookDeliveries(subjectId);
     const m = this.redis
       .multi()
@@ -199,7 +212,23 @@ export class WebhookService {
       .ltrim(list, -MAX_LOGGED_ATTEMPTS, -1)
       .expire(list, this.opts.ttlSeconds);
     if (final) m.set(this.keys.webhookState(subjectId), final, 'EX', this.opts.ttlSeconds);
+    if (ownerId && final !== 'delivered') {
+      const failures = this.keys.webhookFailures(ownerId);
+      const failure: WebhookFailure = { ...attempt, subject_id: subjectId, given_up: final === 'given_up' };
+      m.lpush(failures, JSON.stringify(failure))
+        .ltrim(failures, 0, RECENT_FAILURES - 1)
+        .expire(failures, this.opts.ttlSeconds);
+    }
     await m.exec();
+  }
+
+  /** The settings with the owner's latest failed attempts, newest first. */
+  async view(userId: string): Promise<WebhookSettingsView> {
+    const [settings, failures] = await Promise.all([
+      this.settings(userId),
+      this.redis.lrange(this.keys.webhookFailures(userId), 0, RECENT_FAILURES - 1),
+    ]);
+    return { ...settings, recent_failures: failures.map((f) => JSON.parse(f) as WebhookFailure) };
   }
 
   async deliveries(subjectId: string): Promise<WebhookDeliveryList> {

@@ -75,6 +75,18 @@ describe('API keys: the CLI and the logs', () => {
     expect((await session().list({ limit: 100 })).items.length).toBe(before);
   });
 
+  it('a key with only tasks:read cannot upload: each photo refused with the missing scope, exit 1', async () => {
+    const key = await session().createApiKey({ name: 'reader', scopes: ['tasks:read'] });
+    secrets.push(key.secret);
+    const before = (await session().list({ limit: 100 })).items.length;
+    const r = await cli([photos, '--server', ctx.sys.baseUrl, '--out', path.join(dir, 'reader.json')], {
+      TWINLENS_API_KEY: key.secret,
+    });
+    expect(r.code).toBe(1);
+    expect(r.output.match(/lacks the scope tasks:write/g)).toHaveLength(2);
+    expect((await session().list({ limit: 100 })).items.length).toBe(before);
+  });
+
   it('a mistyped key fails at once without being echoed', async () => {
     const typo = 'tlk_not-a-real-key';
     const r = await cli([photos, '--server', ctx.sys.baseUrl, '--out', path.join(dir, 'typo.json')], {

@@ -15,6 +15,7 @@ import {
   TaskWebhookSchema,
   WebhookDeliveryListSchema,
   WebhookSettingsSchema,
+  WebhookSettingsViewSchema,
 } from '../../shared/contract.ts';
 import { auth, fixture, upload, waitForTask } from '../helpers/api.ts';
 import { type LocalPushService, type PushRequest, startPushService } from '../helpers/push-service.ts';
@@ -399,7 +400,7 @@ it('an album whose every photo is refused is done at once and gets one signed ba
   expect((await batchSettled(ctx.token, id)).state).toBe('delivered');
 });
 
-it('an album’s failing receiver: its delivery log shows every attempt, then given up; only its owner reads it', async () => {
+it('an album’s failing receiver: its delivery log shows every attempt, then given up, and so do the owner’s settings; only its owner reads it', async () => {
   // `/flaky/…` fails twice, then takes it: 3 attempts with the same webhook-id.
   const flaky = await album(ctx.token, [null], `${receiver.url}/flaky/batch`);
   const ok = await batchSettled(ctx.token, flaky);
@@ -421,7 +422,26 @@ it('an album’s failing receiver: its delivery log shows every attempt, then gi
     expect(d).toMatchObject({ type: 'batch.completed', status_code: null, error: 'refused' });
     expect(d.message).toMatch(/loopback/);
   }
+  // The owner's settings list the recent failures, newest first: whose they were and whether given up.
+  const view = WebhookSettingsViewSchema.parse(
+    await (await fetch(`${ctx.sys.baseUrl}/api/v1/webhooks/settings`, { headers: auth(ctx.token) })).json(),
+  );
+  const of = (id: string) => view.recent_failures.filter((f) => f.subject_id === id);
+  expect(of(refused).map((f) => [f.attempt, f.error, f.given_up])).toEqual([
+    [3, 'refused', true],
+    [2, 'refused', false],
+    [1, 'refused', false],
+  ]);
+  expect(of(flaky).map((f) => [f.attempt, f.status_code, f.given_up])).toEqual([
+    [2, 500, false],
+    [1, 500, false],
+  ]);
   const other = await addUser(ctx.sys, 'album-hook-other');
+  expect(
+    WebhookSettingsViewSchema.parse(
+      await (await fetch(`${ctx.sys.baseUrl}/api/v1/webhooks/settings`, { headers: auth(other) })).json(),
+    ).recent_failures,
+  ).toEqual([]);
   const res = await fetch(`${ctx.sys.baseUrl}/api/v1/batches/${refused}/deliveries`, { headers: auth(other) });
   expect(res.status).toBe(404);
   expect(((await res.json()) as { error: { code: string } }).error.code).toBe('batch_not_found');
