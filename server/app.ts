@@ -12,6 +12,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
 import {
   APP_CONTENT_SECURITY_POLICY,
+  APP_ISOLATION_HEADERS,
   APP_PERMISSIONS_POLICY,
   cacheControlFor,
   NO_CACHE,
@@ -227,6 +228,8 @@ export function createApp(services: Services, opts: AppOptions) {
       await next();
       c.header('Content-Security-Policy', APP_CONTENT_SECURITY_POLICY);
       c.header('Permissions-Policy', APP_PERMISSIONS_POLICY);
+      // Cross-origin isolated: the wasm backend's threads need SharedArrayBuffer (shared/web-headers.ts).
+      for (const [name, value] of Object.entries(APP_ISOLATION_HEADERS)) c.header(name, value);
       // The same rules as the edge: cached for good when the URL is hashed or versioned.
       if (c.res.status === 200) {
         const isHtml = c.res.headers.get('content-type')?.startsWith('text/html');

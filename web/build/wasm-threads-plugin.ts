@@ -1,0 +1,79 @@
+/**
+ * TensorFlow.js's threaded WebAssembly build, from files of our own origin instead of `blob:` URLs.
+ *
+ * Why: @tensorflow/tfjs-backend-wasm (4.x) starts each of its threads as a Web Worker made from a
+ * `blob:` URL (the Emscripten pthread script, inlined as a string), and that worker then imports the
+ * backend's main script from a second `blob:` URL. The app's Content-Security-Policy allows workers
+ * and scripts from 'self' only, so in a cross-origin isolated page those workers never started and
+ * the backend ran on one thread. Rather than allow `blob:` scripts for the whole app, the build
+ * rewrites those two places to name files it emits next to the wasm binaries
+ * (/tfjs/<version>/, served and cached like them, with the app's headers, COEP included):
+ *   tfjs-backend-wasm-threaded-simd.worker.js  the pthread worker (the inlined string, as a file)
+ *   tfjs-backend-wasm-threaded-simd.js         the main script the threads import (Emscripten's factory)
+ * A TensorFlow.js release that changes that code fails the build here, by name, rather than quietly
+ * running on one thread again. (`npm run dev` pre-bundles the package without this rewrite and keeps
+ * the `blob:` URLs: the dev server sends no CSP, so they load there.)
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Plugin } from 'vite';
+
+const require = createRequire(import.meta.url);
+
+export const THREADED_WORKER = 'tfjs-backend-wasm-threaded-simd.worker.js';
+export const THREADED_MAIN = 'tfjs-backend-wasm-threaded-simd.js';
+
+function wasmOut(): string {
+  return path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '..', 'wasm-out');
+}
+
+/** The two scripts the threads need, by file name (their contents). */
+export function threadScripts(): Map<string, string> {
+  const { wasmWorkerContents } = require(path.join(wasmOut(), THREADED_WORKER)) as { wasmWorkerContents: string };
+  if (typeof wasmWorkerContents !== 'string')
+    throw new Error(`${THREADED_WORKER} no longer exports wasmWorkerContents`);
+  return new Map([
+    // As tfjs does before making its blob: the string's "\n" escapes became newlines in the template literal.
+    [THREADED_WORKER, wasmWorkerContents.replace(/\n/g, '\\n')],
+    [THREADED_MAIN, fs.readFileSync(path.join(wasmOut(), THREADED_MAIN), 'utf8')],
+  ]);
+}
+
+/** The two rewrites of dist/backend_wasm.js: [what it says now, what it says instead]. */
+const REWRITES: [RegExp, string][] = [
+  [
+    /const blob = new Blob\(\[response\], \{ type: 'application\/javascript' \}\);\s*return URL\.createObjectURL\(blob\);/,
+    `return (wasmPathPrefix != null ? wasmPathPrefix : prefix) + path;`,
+  ],
+  [
+    /factoryConfig\.mainScriptUrlOrBlob = new Blob\(\[`var WasmBackendModuleThreadedSimd = ` \+\s*wasmFactoryThreadedSimd\.toString\(\)\], \{ type: 'text\/javascript' \}\);/,
+    `factoryConfig.mainScriptUrlOrBlob = (wasmPathPrefix != null ? wasmPathPrefix : '') + '${THREADED_MAIN}';`,
+  ],
+];
+
+/** Rewrites the backend's source (exported for the unit test that pins it to the installed version). */
+export function rewriteBackendSource(code: string): string {
+  let out = code;
+  for (const [from, to] of REWRITES) {
+    if (!from.test(out)) {
+      throw new Error(
+        `@tensorflow/tfjs-backend-wasm changed: ${from} is not in dist/backend_wasm.js (web/build/wasm-threads-plugin.ts)`,
+      );
+    }
+    out = out.replace(from, to);
+  }
+  return out;
+}
+
+/** For the worker bundle (vite.config.ts `worker.plugins`): the detection worker is what imports the backend. */
+export function wasmThreadsPlugin(): Plugin {
+  return {
+    name: 'twinlens-wasm-threads',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!/[\\/]@tensorflow[\\/]tfjs-backend-wasm[\\/]dist[\\/]backend_wasm\.js$/.test(id.split('?')[0] ?? '')) return;
+      return { code: rewriteBackendSource(code), map: null };
+    },
+  };
+}
