@@ -10,6 +10,15 @@
  * (/tfjs/<version>/, served and cached like them, with the app's headers, COEP included):
  *   tfjs-backend-wasm-threaded-simd.worker.js  the pthread worker (the inlined string, as a file)
  *   tfjs-backend-wasm-threaded-simd.js         the main script the threads import (Emscripten's factory)
+ *
+ * And why `tf.wasm.getThreadsCount()` said 1 after `setThreadsCount(2)`: the backend's C++
+ * (`init_with_threads_count`, tfjs-backend-wasm/src/cc/backend.cc) caps the threads at
+ * `emscripten_num_logical_cores() / 2` — it assumes two hardware threads per core — so on a 2-core
+ * device every count became 1, on an 8-core phone at most 4, whatever was asked. The build makes that
+ * function (in the Emscripten factory) report twice `navigator.hardwareConcurrency`, so the cap is the
+ * number of logical cores and the count asked for (wasmThreadsFor: all cores but one) is the count run.
+ * It is read once, on the backend's own thread, for that cap only (the pool's size is fixed at 8).
+ *
  * A TensorFlow.js release that changes that code fails the build here, by name, rather than quietly
  * running on one thread again. (`npm run dev` pre-bundles the package without this rewrite and keeps
  * the `blob:` URLs: the dev server sends no CSP, so they load there.)
@@ -52,18 +61,35 @@ const REWRITES: [RegExp, string][] = [
   ],
 ];
 
-/** Rewrites the backend's source (exported for the unit test that pins it to the installed version). */
-export function rewriteBackendSource(code: string): string {
+/** The rewrite of wasm-out/tfjs-backend-wasm-threaded-simd.js: the cores the thread cap is halved from (see above). */
+const FACTORY_REWRITES: [RegExp, string][] = [
+  [
+    /return navigator\["hardwareConcurrency"\]\}/,
+    `return 2*navigator["hardwareConcurrency"]}/* twinlens: tfjs caps threads at half this */`,
+  ],
+];
+
+function rewrite(code: string, rewrites: [RegExp, string][], file: string): string {
   let out = code;
-  for (const [from, to] of REWRITES) {
+  for (const [from, to] of rewrites) {
     if (!from.test(out)) {
       throw new Error(
-        `@tensorflow/tfjs-backend-wasm changed: ${from} is not in dist/backend_wasm.js (web/build/wasm-threads-plugin.ts)`,
+        `@tensorflow/tfjs-backend-wasm changed: ${from} is not in ${file} (web/build/wasm-threads-plugin.ts)`,
       );
     }
     out = out.replace(from, to);
   }
   return out;
+}
+
+/** Rewrites the backend's source (exported for the unit test that pins it to the installed version). */
+export function rewriteBackendSource(code: string): string {
+  return rewrite(code, REWRITES, 'dist/backend_wasm.js');
+}
+
+/** Rewrites the threaded build's Emscripten factory (exported for the unit test). */
+export function rewriteFactorySource(code: string): string {
+  return rewrite(code, FACTORY_REWRITES, `wasm-out/${THREADED_MAIN}`);
 }
 
 /** For the worker bundle (vite.config.ts `worker.plugins`): the detection worker is what imports the backend. */
@@ -72,8 +98,13 @@ export function wasmThreadsPlugin(): Plugin {
     name: 'twinlens-wasm-threads',
     enforce: 'pre',
     transform(code, id) {
-      if (!/[\\/]@tensorflow[\\/]tfjs-backend-wasm[\\/]dist[\\/]backend_wasm\.js$/.test(id.split('?')[0] ?? '')) return;
-      return { code: rewriteBackendSource(code), map: null };
+      const file = id.split('?')[0] ?? '';
+      if (/[\\/]@tensorflow[\\/]tfjs-backend-wasm[\\/]dist[\\/]backend_wasm\.js$/.test(file)) {
+        return { code: rewriteBackendSource(code), map: null };
+      }
+      if (/[\\/]@tensorflow[\\/]tfjs-backend-wasm[\\/]wasm-out[\\/]tfjs-backend-wasm-threaded-simd\.js$/.test(file)) {
+        return { code: rewriteFactorySource(code), map: null };
+      }
     },
   };
 }

@@ -168,9 +168,14 @@ async function useBackend(name: DeviceBackend): Promise<boolean> {
     await tf.ready();
     if (tf.getBackend() !== tfName) return false;
     // Asked for threads but their workers did not start: not the candidate it claims to be.
-    if (wanted !== null && (await threadsNow(name)) !== wanted) return false;
+    const running = wanted === null ? null : await threadsNow(name);
+    if (running !== wanted) {
+      console.warn(`${name}: asked for ${wanted} threads, ${running} run`);
+      return false;
+    }
     return true;
-  } catch {
+  } catch (err) {
+    console.warn(`${name} does not run here: ${(err as Error)?.message ?? err}`);
     return false;
   }
 }
