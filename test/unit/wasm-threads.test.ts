@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   rewriteBackendSource,
+  rewriteFactorySource,
   THREADED_MAIN,
   THREADED_WORKER,
   threadScripts,
@@ -130,6 +131,15 @@ describe('the build rewrite of the installed @tensorflow/tfjs-backend-wasm', () 
     expect(() => rewriteBackendSource(source.replace('URL.createObjectURL(blob)', 'makeUrl(blob)'))).toThrow(
       /tfjs-backend-wasm changed/,
     );
+  });
+
+  it('lifts the cap of half the logical cores (2 cores: 1 thread whatever was asked) to all of them', () => {
+    const factory = fs.readFileSync(path.join(dist, '..', 'wasm-out', THREADED_MAIN), 'utf8');
+    const out = rewriteFactorySource(factory);
+    const cores = /function _emscripten_num_logical_cores\(\)\{[^}]*\}/.exec(out)?.[0] ?? '';
+    expect(cores).toContain('return 2*navigator["hardwareConcurrency"]');
+    // The emitted script the threads import is the rewritten one too.
+    expect(threadScripts().get(THREADED_MAIN) === out).toBe(true);
   });
 
   it('the two scripts: the pthread worker (classic, importScripts) and the factory it imports', () => {

@@ -45,7 +45,8 @@ export function threadScripts(): Map<string, string> {
   return new Map([
     // As tfjs does before making its blob: the string's "\n" escapes became newlines in the template literal.
     [THREADED_WORKER, wasmWorkerContents.replace(/\n/g, '\\n')],
-    [THREADED_MAIN, fs.readFileSync(path.join(wasmOut(), THREADED_MAIN), 'utf8')],
+    // The same factory as the one bundled into the detection worker (rewritten alike).
+    [THREADED_MAIN, rewriteFactorySource(fs.readFileSync(path.join(wasmOut(), THREADED_MAIN), 'utf8'))],
   ]);
 }
 
