@@ -218,7 +218,11 @@ export function createApp(services: Services, opts: AppOptions) {
     },
   });
   app.get('/api/docs', swaggerUI({ url: '/api/openapi.json' }));
-  // Every model's files, for the device path (the built-ins are in the web build too).
+  // Every model's files, for the device path (the built-ins are in the web build too): app files, isolated alike.
+  app.use('/models/*', async (c, next) => {
+    await next();
+    for (const [name, value] of Object.entries(APP_ISOLATION_HEADERS)) c.header(name, value);
+  });
   app.route('/', modelFileRoutes(deps.models));
   app.all('/api/*', (c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 
