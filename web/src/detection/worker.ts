@@ -131,10 +131,10 @@ async function useWasm(threads: number, threaded: boolean): Promise<void> {
     const factory = tf.findBackendFactory('wasm');
     if (!factory) throw new Error('the wasm backend is not registered');
     await idle();
+    // Its tensors live in the backend being replaced (loadWith, the only caller here, loads the model again).
     if (detector) {
       detector.dispose();
       detector = undefined;
-      loading = undefined;
     }
     tf.removeBackend('wasm');
     tf.registerBackend('wasm', factory, 2);
