@@ -3,7 +3,7 @@ import { VitePWA } from 'vite-plugin-pwa';
 import { DEFAULT_MODEL_ID } from './shared/models/builtin.ts';
 import { APP_ISOLATION_HEADERS } from './shared/web-headers.ts';
 import { assetsPlugin } from './web/build/assets-plugin.ts';
-import { wasmThreadsPlugin } from './web/build/wasm-threads-plugin.ts';
+import { wasmThreadsPlugin, wasmThreadsTransform } from './web/build/wasm-threads-plugin.ts';
 import { WEB_BUILTINS } from './web/src/detection/models.ts';
 
 const api = 'http://127.0.0.1:8080';
@@ -14,6 +14,8 @@ export default defineConfig({
   build: { outDir: '../dist/web', emptyOutDir: true, target: 'es2022' },
   // The detection worker imports the wasm backend: its threads' scripts are rewritten to our own files there.
   worker: { format: 'es', plugins: () => [wasmThreadsPlugin()] },
+  // The dev server pre-bundles tfjs: the same rewrites there (threads from /tfjs/, as many as asked).
+  optimizeDeps: { rolldownOptions: { plugins: [{ name: 'twinlens-wasm-threads', transform: wasmThreadsTransform }] } },
   server: {
     // Cross-origin isolated in development too (the wasm backend's threads): the same headers as the API and the edge.
     headers: { ...APP_ISOLATION_HEADERS },

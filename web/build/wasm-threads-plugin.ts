@@ -20,8 +20,7 @@
  * It is read once, on the backend's own thread, for that cap only (the pool's size is fixed at 8).
  *
  * A TensorFlow.js release that changes that code fails the build here, by name, rather than quietly
- * running on one thread again. (`npm run dev` pre-bundles the package without this rewrite and keeps
- * the `blob:` URLs: the dev server sends no CSP, so they load there.)
+ * running on one thread again. `npm run dev` applies the same rewrites when it pre-bundles the package.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -93,19 +92,22 @@ export function rewriteFactorySource(code: string): string {
   return rewrite(code, FACTORY_REWRITES, `wasm-out/${THREADED_MAIN}`);
 }
 
-/** For the worker bundle (vite.config.ts `worker.plugins`): the detection worker is what imports the backend. */
-export function wasmThreadsPlugin(): Plugin {
-  return {
-    name: 'twinlens-wasm-threads',
-    enforce: 'pre',
-    transform(code, id) {
-      const file = id.split('?')[0] ?? '';
-      if (/[\\/]@tensorflow[\\/]tfjs-backend-wasm[\\/]dist[\\/]backend_wasm\.js$/.test(file)) {
-        return { code: rewriteBackendSource(code), map: null };
-      }
-      if (/[\\/]@tensorflow[\\/]tfjs-backend-wasm[\\/]wasm-out[\\/]tfjs-backend-wasm-threaded-simd\.js$/.test(file)) {
-        return { code: rewriteFactorySource(code), map: null };
-      }
-    },
-  };
+/** The rewrite of one module, by its id: undefined when it is none of the two. */
+export function wasmThreadsTransform(code: string, id: string): { code: string; map: null } | undefined {
+  const file = id.split('?')[0] ?? '';
+  if (/[\\/]@tensorflow[\\/]tfjs-backend-wasm[\\/]dist[\\/]backend_wasm\.js$/.test(file)) {
+    return { code: rewriteBackendSource(code), map: null };
+  }
+  if (/[\\/]@tensorflow[\\/]tfjs-backend-wasm[\\/]wasm-out[\\/]tfjs-backend-wasm-threaded-simd\.js$/.test(file)) {
+    return { code: rewriteFactorySource(code), map: null };
+  }
+  return undefined;
+}
+
+/**
+ * For the worker bundle (vite.config.ts `worker.plugins`: the detection worker is what imports the
+ * backend), and for the dev server's pre-bundling of dependencies (`optimizeDeps.rolldownOptions.plugins`).
+ */
+export function wasmThreadsPlugin(): Plugin & { transform: typeof wasmThreadsTransform } {
+  return { name: 'twinlens-wasm-threads', enforce: 'pre', transform: wasmThreadsTransform };
 }
