@@ -117,6 +117,8 @@ let threadsOverride: number | null = null;
  *   worker (the page's copy of the module is another one);
  * - its threads are Web Workers whose scripts the build serves from /tfjs/<version>/ (blob: URLs are
  *   refused by the CSP: web/build/wasm-threads-plugin.ts);
+ * - tfjs's C++ caps the threads at half the logical cores (2 cores: 1 thread): the build lifts the cap
+ *   (same file), and `threadsNow` checks that what runs is what was asked;
  * - tf creates a backend once per name: another thread count re-creates it, after the photos running
  *   on it (their model is disposed with it).
  */
@@ -168,9 +170,9 @@ async function useBackend(name: DeviceBackend): Promise<boolean> {
     await tf.ready();
     if (tf.getBackend() !== tfName) return false;
     // Asked for threads but their workers did not start: not the candidate it claims to be.
-    const running = wanted === null ? null : await threadsNow(name);
-    if (running !== wanted) {
-      console.warn(`${name}: asked for ${wanted} threads, ${running} run`);
+    const runs = wanted === null ? null : await threadsNow(name);
+    if (runs !== wanted) {
+      console.warn(`${name}: asked for ${wanted} threads, ${runs} run`);
       return false;
     }
     return true;
