@@ -1,7 +1,9 @@
 import { defineConfig } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
 import { DEFAULT_MODEL_ID } from './shared/models/builtin.ts';
+import { APP_ISOLATION_HEADERS } from './shared/web-headers.ts';
 import { assetsPlugin } from './web/build/assets-plugin.ts';
+import { wasmThreadsPlugin, wasmThreadsTransform } from './web/build/wasm-threads-plugin.ts';
 import { WEB_BUILTINS } from './web/src/detection/models.ts';
 
 const api = 'http://127.0.0.1:8080';
@@ -10,11 +12,17 @@ const api = 'http://127.0.0.1:8080';
 export default defineConfig({
   root: 'web',
   build: { outDir: '../dist/web', emptyOutDir: true, target: 'es2022' },
-  worker: { format: 'es' },
+  // The detection worker imports the wasm backend: its threads' scripts are rewritten to our own files there.
+  worker: { format: 'es', plugins: () => [wasmThreadsPlugin()] },
+  // The dev server pre-bundles tfjs: the same rewrites there (threads from /tfjs/, as many as asked).
+  optimizeDeps: { rolldownOptions: { plugins: [{ name: 'twinlens-wasm-threads', transform: wasmThreadsTransform }] } },
   server: {
+    // Cross-origin isolated in development too (the wasm backend's threads): the same headers as the API and the edge.
+    headers: { ...APP_ISOLATION_HEADERS },
     // In development, Vite serves the page and forwards the API to the Node server.
     proxy: { '/api': api, '/readyz': api, '/healthz': api },
   },
+  preview: { headers: { ...APP_ISOLATION_HEADERS } },
   plugins: [
     assetsPlugin(),
     VitePWA({

@@ -12,6 +12,9 @@
  * on the next visit, each timed from the choice to its result shown; ROUNDS (default 3) such pairs.
  * BASELINE_WEB=<dir>: instead, the next-visit scenarios against this build and against another build
  * of the web app (e.g. an earlier commit's `dist/web`), alternating, in one run: the same-run baseline.
+ * THREADS=1: instead, WebAssembly on one thread (the single-threaded SIMD build) against the threaded
+ * build on 1, 2 and all cores (`?backends=wasm-threads&threads=N`), "On this device", ROUNDS (default 2)
+ * rounds alternating: ms per inference and per photo (pick → result shown), as ratios to one thread.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -142,6 +145,72 @@ async function scenario(
 }
 
 let sys = await startSystem({ workers: 1 });
+
+if (process.env.THREADS) {
+  const cores = os.cpus().length;
+  const configs: { name: string; query: string; threads: number }[] = [
+    { name: 'one thread (single-threaded SIMD build)', query: '?backends=wasm', threads: 1 },
+    { name: 'threaded build, 1 thread', query: '?backends=wasm-threads&threads=1', threads: 1 },
+    { name: 'threaded build, 2 threads', query: '?backends=wasm-threads&threads=2', threads: 2 },
+  ];
+  if (cores > 2) {
+    configs.push({
+      name: `threaded build, ${cores - 1} threads (the default: all cores but one)`,
+      query: `?backends=wasm-threads&threads=${cores - 1}`,
+      threads: cores - 1,
+    });
+    configs.push({
+      name: `threaded build, ${cores} threads (all cores)`,
+      query: `?backends=wasm-threads&threads=${cores}`,
+      threads: cores,
+    });
+  }
+  const rounds = Number(process.env.ROUNDS ?? 2);
+  const inference: Record<string, number[]> = {};
+  const perPhoto: Record<string, number[]> = {};
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const c of configs) {
+        const b = await openApp(`${sys.baseUrl}/${c.query}`, { webgpu: false });
+        try {
+          await chooseRoute(b.page, 'device');
+          await b.page.waitForSelector('#where[data-backend]', { timeout: 300_000 });
+          // What runs is what was asked: the build (candidate) and the threads (tf.wasm.getThreadsCount()).
+          const threads = Number(await b.page.getAttribute('#where', 'data-threads'));
+          if (threads !== c.threads)
+            throw new Error(`${c.name}: ${threads} threads run (${await b.page.textContent('#where')})`);
+          const { tasks, wall } = await runTasks(b.page, RUNS + 1);
+          const ms = tasks.map((t) => t.timings.inference_ms ?? Number.NaN).slice(1);
+          inference[c.name] = [...(inference[c.name] ?? []), ...ms];
+          perPhoto[c.name] = [...(perPhoto[c.name] ?? []), ...wall.slice(1)];
+          console.error(
+            `round ${round}, ${c.name}: inference ${ms.map(f).join(' ')} ms; per photo ${wall.slice(1).map(f).join(' ')} ms`,
+          );
+        } finally {
+          await b.close();
+        }
+      }
+    }
+  } finally {
+    await sys.stop();
+  }
+  const base = configs[0]?.name ?? '';
+  const ratio = (xs: Record<string, number[]>, name: string) => (p50(xs[name] ?? []) / p50(xs[base] ?? [])).toFixed(2);
+  console.log(
+    `bench:web THREADS=1, ${IMAGE}, ${rounds} rounds × ${RUNS} steady-state photos per setting, ${cores} cores (${os.cpus()[0]?.model}), headless Chromium`,
+  );
+  console.log('(p50 over the rounds; ratio: to one thread, measured in the same run)\n');
+  console.log(
+    '| WebAssembly | inference p50 ms | × one thread | per photo p50 ms (pick → result shown) | × one thread |',
+  );
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const c of configs) {
+    console.log(
+      `| ${c.name} | ${f(p50(inference[c.name] ?? []))} | ${ratio(inference, c.name)} | ${f(p50(perPhoto[c.name] ?? []))} | ${ratio(perPhoto, c.name)} |`,
+    );
+  }
+  process.exit(0);
+}
 
 if (process.env.VISITS) {
   const photos = ['astronaut.png', 'coffee.png', 'chelsea.png', 'camera.png'];

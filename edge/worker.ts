@@ -8,6 +8,7 @@
 import { Hono } from 'hono';
 import {
   APP_CONTENT_SECURITY_POLICY,
+  APP_ISOLATION_HEADERS,
   APP_PERMISSIONS_POLICY,
   cacheControlFor,
   NO_CACHE,
@@ -86,6 +87,7 @@ app.on(['GET', 'HEAD'], '*', async (c) => {
   // The same policy as the API sends with the app (shared/web-headers.ts), and the usual hardening.
   out.headers.set('content-security-policy', APP_CONTENT_SECURITY_POLICY);
   out.headers.set('permissions-policy', APP_PERMISSIONS_POLICY);
+  for (const [name, value] of Object.entries(APP_ISOLATION_HEADERS)) out.headers.set(name, value);
   out.headers.set('x-content-type-options', 'nosniff');
   out.headers.set('referrer-policy', 'no-referrer');
   out.headers.set('x-frame-options', 'DENY');

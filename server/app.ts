@@ -12,6 +12,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
 import {
   APP_CONTENT_SECURITY_POLICY,
+  APP_ISOLATION_HEADERS,
   APP_PERMISSIONS_POLICY,
   cacheControlFor,
   NO_CACHE,
@@ -251,7 +252,11 @@ export function createApp(services: Services, opts: AppOptions) {
     },
   });
   app.get('/api/docs', swaggerUI({ url: '/api/openapi.json' }));
-  // Every model's files, for the device path (the built-ins are in the web build too).
+  // Every model's files, for the device path (the built-ins are in the web build too): app files, isolated alike.
+  app.use('/models/*', async (c, next) => {
+    await next();
+    for (const [name, value] of Object.entries(APP_ISOLATION_HEADERS)) c.header(name, value);
+  });
   app.route('/', modelFileRoutes(deps.models));
   app.all('/api/*', (c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 
@@ -261,6 +266,8 @@ export function createApp(services: Services, opts: AppOptions) {
       await next();
       c.header('Content-Security-Policy', APP_CONTENT_SECURITY_POLICY);
       c.header('Permissions-Policy', APP_PERMISSIONS_POLICY);
+      // Cross-origin isolated: the wasm backend's threads need SharedArrayBuffer (shared/web-headers.ts).
+      for (const [name, value] of Object.entries(APP_ISOLATION_HEADERS)) c.header(name, value);
       // The same rules as the edge: cached for good when the URL is hashed or versioned.
       if (c.res.status === 200) {
         const isHtml = c.res.headers.get('content-type')?.startsWith('text/html');

@@ -25,6 +25,26 @@ export const APP_CONTENT_SECURITY_POLICY = [
 /** Powerful features the app does not use (the camera button is a file input, not getUserMedia). */
 export const APP_PERMISSIONS_POLICY = 'camera=(), microphone=(), geolocation=(), payment=(), usb=()';
 
+/**
+ * Cross-origin isolation, sent with every file of the web app by the API, the edge and the dev server
+ * alike (and checked by the page: `crossOriginIsolated`, shown on the route line). Why: only an
+ * isolated page and its workers get `SharedArrayBuffer`, and without it TensorFlow.js's WebAssembly
+ * backend runs on one core (its threaded build needs shared memory between its threads).
+ * - COOP `same-origin`: no window of another origin keeps a handle on ours (popups, openers).
+ * - COEP `require-corp`: everything the page and its workers load must be same-origin or say it may be
+ *   embedded (CORP/CORS). The app loads only its own origin (the CSP above says so too), so nothing
+ *   needs `credentialless`. A worker's isolation comes from its own script's response: the detection
+ *   worker's and the wasm threads' scripts are app files, sent with these headers too.
+ * - CORP `same-origin`: the app's files are not embeddable by other origins.
+ * Not sent with the API's own documents (/api/docs loads Swagger UI from its CDN, which says nothing
+ * about embedding): that page is no part of the app and needs no isolation.
+ */
+export const APP_ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+} as const;
+
 /** Content-hashed (assets) or versioned (models, wasm) files: they never change under one URL. */
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** The entry points that name the hashed files: always revalidated, so a new build is seen at once. */

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Task, TaskSchema } from '../../shared/contract.ts';
 import { BUILTIN_MODELS, modelUrlPath } from '../../shared/models/builtin.ts';
+import { APP_ISOLATION_HEADERS } from '../../shared/web-headers.ts';
 
 const MODEL_URL_PATH = modelUrlPath(BUILTIN_MODELS[0]!);
 
@@ -102,6 +103,29 @@ it('serves the app: index.html and sw.js no-cache, hashed assets and the model i
   expect(route.status).toBe(200);
   expect(route.headers.get('cache-control')).toBe('no-cache');
   expect(await route.text()).toBe(html);
+});
+
+it('sends every file of the app cross-origin isolated, as the API does (shared/web-headers.ts)', async () => {
+  const html = await (await fetch(`${edge}/`)).text();
+  const asset = /\/assets\/[\w-]+\.js/.exec(html)?.[0] ?? '';
+  const [wasmVersion] = fs.readdirSync(path.join(ROOT, 'dist', 'web', 'tfjs'));
+  for (const file of [
+    '/',
+    '/some/client/route',
+    asset,
+    '/sw.js',
+    `${MODEL_URL_PATH}centernet.bin`,
+    `/tfjs/${wasmVersion}/tfjs-backend-wasm-threaded-simd.wasm`,
+    `/tfjs/${wasmVersion}/tfjs-backend-wasm-threaded-simd.worker.js`,
+    `/tfjs/${wasmVersion}/tfjs-backend-wasm-threaded-simd.js`,
+  ]) {
+    const res = await fetch(`${edge}${file}`);
+    expect(res.status, file).toBe(200);
+    for (const [name, value] of Object.entries(APP_ISOLATION_HEADERS)) {
+      expect(res.headers.get(name), `${file} ${name}`).toBe(value);
+    }
+    await res.arrayBuffer();
+  }
 });
 
 it('forwards the API: login, an upload, SSE and polling give a task that finds the person', async () => {

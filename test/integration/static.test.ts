@@ -4,6 +4,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_MODELS, modelUrlPath } from '../../shared/models/builtin.ts';
+import { APP_ISOLATION_HEADERS } from '../../shared/web-headers.ts';
 
 const MODEL_URL_PATH = modelUrlPath(BUILTIN_MODELS[0]!);
 
@@ -64,5 +65,36 @@ describe('static files', () => {
       expect(res.status, icon).toBe(200);
       expect(res.headers.get('cache-control'), icon).toBe('public, max-age=86400, stale-while-revalidate=604800');
     }
+  });
+
+  it('every file of the app is sent cross-origin isolated (COOP, COEP, CORP); the API docs page is not', async () => {
+    const [wasmVersion] = fs.readdirSync(path.join(WEB, 'tfjs'));
+    const worker = fs.readdirSync(path.join(WEB, 'assets')).find((f) => /^worker-.*\.js$/.test(f));
+    const files = [
+      '/',
+      '/some/client/route',
+      `/assets/${script}`,
+      `/assets/${worker}`,
+      '/sw.js',
+      `${MODEL_URL_PATH}centernet.bin`,
+      `/tfjs/${wasmVersion}/tfjs-backend-wasm-threaded-simd.wasm`,
+      // The wasm backend's threads: their worker script and the script it imports (web/build/wasm-threads-plugin.ts).
+      `/tfjs/${wasmVersion}/tfjs-backend-wasm-threaded-simd.worker.js`,
+      `/tfjs/${wasmVersion}/tfjs-backend-wasm-threaded-simd.js`,
+    ];
+    for (const file of files) {
+      const res = await ctx.api.request(file);
+      expect(res.status, file).toBe(200);
+      for (const [name, value] of Object.entries(APP_ISOLATION_HEADERS))
+        expect(res.headers.get(name), `${file} ${name}`).toBe(value);
+      await res.arrayBuffer();
+    }
+    const threads = await ctx.api.request(`/tfjs/${wasmVersion}/tfjs-backend-wasm-threaded-simd.worker.js`);
+    expect(threads.headers.get('content-type')).toMatch(/javascript/);
+    expect(threads.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    // Swagger UI's files come from its CDN, which does not send CORP: under COEP they would be blocked.
+    const docs = await ctx.api.request('/api/docs');
+    expect(docs.status).toBe(200);
+    expect(docs.headers.get('cross-origin-embedder-policy')).toBeNull();
   });
 });

@@ -11,7 +11,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Plugin } from 'vite';
 import { BUILTIN_MODELS, modelUrlPath } from '../../shared/models/builtin.ts';
+import { APP_ISOLATION_HEADERS } from '../../shared/web-headers.ts';
 import { WEB_BUILTINS } from '../src/detection/models.ts';
+import { threadScripts } from './wasm-threads-plugin.ts';
 
 const require = createRequire(import.meta.url);
 const modelsDir = path.resolve(import.meta.dirname, '..', '..', 'dist', 'models');
@@ -41,14 +43,32 @@ export function browserAssets(): Map<string, string> {
   return files;
 }
 
+/** URL path → contents: the scripts the wasm backend's threads run (see wasm-threads-plugin.ts). */
+export function generatedAssets(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, text] of threadScripts()) out.set(`tfjs/${wasmVersion()}/${name}`, text);
+  return out;
+}
+
 export function assetsPlugin(): Plugin {
   const files = browserAssets();
+  const generated = generatedAssets();
   return {
     name: 'twinlens-browser-assets',
     configureServer(server) {
       server.middlewares.use((req, res, next) => {
-        const file = files.get((req.url ?? '').split('?')[0]?.replace(/^\//, '') ?? '');
+        const name = (req.url ?? '').split('?')[0]?.replace(/^\//, '') ?? '';
+        // The same isolation headers as every file of the app (vite.config.ts sets them on its own).
+        const text = generated.get(name);
+        if (text !== undefined) {
+          for (const [h, v] of Object.entries(APP_ISOLATION_HEADERS)) res.setHeader(h, v);
+          res.setHeader('Content-Type', 'text/javascript');
+          res.end(text);
+          return;
+        }
+        const file = files.get(name);
         if (!file) return next();
+        for (const [h, v] of Object.entries(APP_ISOLATION_HEADERS)) res.setHeader(h, v);
         res.setHeader(
           'Content-Type',
           file.endsWith('.wasm')
@@ -64,6 +84,7 @@ export function assetsPlugin(): Plugin {
       for (const [fileName, file] of files) {
         this.emitFile({ type: 'asset', fileName, source: fs.readFileSync(file) });
       }
+      for (const [fileName, source] of generated) this.emitFile({ type: 'asset', fileName, source });
     },
   };
 }

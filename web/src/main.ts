@@ -45,12 +45,15 @@ const history = new History(store, db, (err) =>
   store.update((s) => withNotice(s, `A photo could not be kept in the history: ${err.message}`)),
 );
 
-// Diagnostics and benchmarks: `?backends=wasm` (or webgl, webgpu) narrows "On this device".
-const onlyBackends = new URLSearchParams(location.search)
+// Diagnostics and benchmarks: `?backends=wasm` (or wasm-threads, webgl, webgpu) narrows "On this device";
+// `?threads=N`: the threads wasm-threads runs (default: all cores but one, at least 2).
+const query = new URLSearchParams(location.search);
+const onlyBackends = query
   .get('backends')
   ?.split(',')
-  .filter((b): b is DeviceBackend => b === 'webgpu' || b === 'webgl' || b === 'wasm');
-const device = new Device(store, onlyBackends);
+  .filter((b): b is DeviceBackend => b === 'webgpu' || b === 'webgl' || b === 'wasm' || b === 'wasm-threads');
+const threadsAsked = Number(query.get('threads') ?? Number.NaN);
+const device = new Device(store, onlyBackends, undefined, Number.isInteger(threadsAsked) ? threadsAsked : null);
 const routing = new RouteInputs(store, getStats);
 
 const server: ServerApi = {

@@ -28,8 +28,8 @@ export interface Row extends Omit<HistoryEntry, 'thumbnail'> {
 export interface DeviceState {
   /** What the GPU adapter is (null until asked). */
   probe: GpuProbe | null;
-  /** The backend the detection worker runs now, and its measured ms per model pass. */
-  run: { backend: DeviceBackend; msPerPass: number } | null;
+  /** The backend the detection worker runs now, its measured ms per model pass, and its threads (WebAssembly). */
+  run: { backend: DeviceBackend; msPerPass: number; threads?: number | null } | null;
   /** Every backend measured so far (this visit, or stored from an earlier one). */
   measurement: Measurement | null;
   /** `stored`: the measurement was read from an earlier visit; `now`: measured on this visit. */

@@ -11,7 +11,7 @@
  */
 import { type DBSchema, openDB } from 'idb';
 import { type DeviceModel, modelKey } from './models.ts';
-import type { DeviceBackend, GpuProbe } from './protocol.ts';
+import { type DeviceBackend, type GpuProbe, wasmThreadsFor } from './protocol.ts';
 
 export interface BackendResult {
   backend: DeviceBackend;
@@ -23,6 +23,8 @@ export interface BackendResult {
   elapsedMs: number;
   /** One layer of the model's kind, run on it (ms, compiled): the cheap first round (see LAYER_STOP_FACTOR). */
   layerMs?: number;
+  /** WebAssembly: the threads it ran with (tf.wasm.getThreadsCount()). */
+  threads?: number | null;
 }
 
 export interface Measurement {
@@ -46,7 +48,12 @@ export const MIN_BUDGET_MS = 3000;
  */
 export const LAYER_STOP_FACTOR = 3;
 
-export const BACKEND_NAMES: Record<DeviceBackend, string> = { wasm: 'WebAssembly', webgl: 'WebGL', webgpu: 'WebGPU' };
+export const BACKEND_NAMES: Record<DeviceBackend, string> = {
+  wasm: 'WebAssembly',
+  'wasm-threads': 'WebAssembly',
+  webgl: 'WebGL',
+  webgpu: 'WebGPU',
+};
 
 interface DeviceDb extends DBSchema {
   measurements: { key: string; value: Measurement };
@@ -82,9 +89,14 @@ export async function saveMeasurement(m: Measurement): Promise<void> {
   await (await db()).put('measurements', m);
 }
 
-/** The backends this browser offers, the likely winner first and software rasterisers last. */
+/**
+ * The backends this browser offers, the likely winner first and software rasterisers last. WebAssembly
+ * on threads (`wasm-threads`) only where the page is cross-origin isolated and has a second core; it
+ * comes after one thread (the known quantity, loaded first) and wins only if measured faster.
+ */
 export function candidates(probe: GpuProbe, only?: DeviceBackend[]): DeviceBackend[] {
   const offered: DeviceBackend[] = probe.webgpu === 'hardware' ? ['webgpu', 'wasm'] : ['wasm'];
+  if (probe.isolated && wasmThreadsFor(probe.cores) !== null) offered.push('wasm-threads');
   if (probe.webgl === 'hardware') offered.push('webgl');
   if (probe.webgpu === 'software') offered.push('webgpu');
   if (probe.webgl === 'software') offered.push('webgl');
@@ -105,13 +117,29 @@ export function winner(m: Pick<Measurement, 'results'>): BackendResult | undefin
 
 const fmt = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
 
-/** "WebAssembly, 118 ms per photo; WebGPU stopped after 3.0 s; WebGL 2.8 s" */
+/** " on 2 threads" for WebAssembly when the measurement has both kinds (one thread and threads), else "". */
+function threadsNote(r: BackendResult, both: boolean): string {
+  if (r.backend === 'wasm-threads') return r.threads ? ` on ${r.threads} threads` : ' on threads';
+  return r.backend === 'wasm' && both ? ' on 1 thread' : '';
+}
+
+/**
+ * "WebAssembly, 118 ms per photo; WebGPU stopped after 3.0 s; WebGL 2.8 s", or with threads:
+ * "WebAssembly, 92 ms per photo on 2 threads; WebAssembly 170 ms on 1 thread; …"
+ */
 export function describeMeasurement(m: Pick<Measurement, 'results'>): string {
+  const both = m.results.some((r) => r.backend === 'wasm-threads');
   return ranked(m.results)
     .map((r, i) => {
       const name = BACKEND_NAMES[r.backend];
+      const threads = threadsNote(r, both);
       if (r.msPerPass !== null)
-        return i === 0 ? `${name}, ${fmt(r.msPerPass)} per photo` : `${name} ${fmt(r.msPerPass)}`;
+        return i === 0 ? `${name}, ${fmt(r.msPerPass)} per photo${threads}` : `${name} ${fmt(r.msPerPass)}${threads}`;
+      if (r.backend === 'wasm-threads') {
+        return r.note === 'stopped'
+          ? `${name}${threads} stopped after ${fmt(r.elapsedMs)} (slower)`
+          : `${name} on threads does not run here`;
+      }
       return r.note === 'stopped' ? `${name} stopped after ${fmt(r.elapsedMs)} (slower)` : `${name} does not run here`;
     })
     .join('; ');
@@ -119,7 +147,7 @@ export function describeMeasurement(m: Pick<Measurement, 'results'>): string {
 
 /** How measuring one candidate ended: its time, or why there is none. */
 export type MeasureOutcome =
-  | { msPerPass: number; layerMs?: number }
+  | { msPerPass: number; layerMs?: number; threads?: number | null }
   /** Its one layer was far slower than on the best backend: stopped after that first round. */
   | { slowerLayerMs: number }
   /** It ran out of its budget (slower than the best by far): recorded as such. */
@@ -164,6 +192,7 @@ export async function measureRest(
                 msPerPass: r.msPerPass,
                 elapsedMs,
                 ...(r.layerMs === undefined ? {} : { layerMs: r.layerMs }),
+                ...(r.threads == null ? {} : { threads: r.threads }),
               },
       );
       await onResult(results);

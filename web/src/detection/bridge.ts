@@ -34,6 +34,8 @@ export class DetectionBridge {
     private readonly name = 'detection',
     /** The model's download (0–1) while a load fetches it (the page shows a progress bar). */
     private readonly onProgress: (fraction: number) => void = () => undefined,
+    /** `?threads=N` (benchmarks): the threads the `wasm-threads` candidate asks for in each worker. */
+    private readonly threads: number | null = null,
   ) {}
 
   /** Whether a worker is running now (tests, diagnostics). */
@@ -101,6 +103,8 @@ export class DetectionBridge {
     const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: this.name });
     const conn = connect<DetectionApi>(messageEndpoint(worker), DETECTION_METHODS);
     conn.on('progress', (f) => this.onProgress(f as number));
+    // Before anything else it is asked (messages arrive in order).
+    if (this.threads !== null) void conn.remote.setThreads(this.threads).catch(() => undefined);
     // A worker that fails to start or crashes: its calls fail now rather than wait for ever.
     worker.addEventListener('error', (e) => {
       e.preventDefault();

@@ -71,10 +71,15 @@ export class Device implements DeviceEngine {
       layerLimitMs: number | null,
       preempt: AbortSignal,
       model: DeviceModel,
+      threads: number | null,
     ) => Promise<MeasureOutcome> = measureInWorker,
+    /** `?threads=N` (benchmarks, diagnostics): the threads `wasm-threads` asks for instead of wasmThreadsFor(cores). */
+    private readonly threads: number | null = null,
   ) {
-    this.bridge = new DetectionBridge('detection', (fraction) =>
-      this.store.update((s) => withDevice(s, { download: fraction < 1 ? fraction : null })),
+    this.bridge = new DetectionBridge(
+      'detection',
+      (fraction) => this.store.update((s) => withDevice(s, { download: fraction < 1 ? fraction : null })),
+      threads,
     );
     // The page's first seconds count as busy: a newcomer's first photo comes soon, and measuring waits for quiet.
     store.update((s) => withDevice(s, { busyAt: performance.now() }));
@@ -128,7 +133,7 @@ export class Device implements DeviceEngine {
         this.model = loaded.model;
         this.store.update((s) =>
           withDevice(s, {
-            run: { backend, msPerPass: loaded.msPerPass },
+            run: { backend, msPerPass: loaded.msPerPass, threads: loaded.threads },
             loaded: modelKey(model),
             readyMs: Math.round(loaded.loadMs + loaded.warmUpMs),
             download: null,
@@ -152,7 +157,14 @@ export class Device implements DeviceEngine {
       this.store.update((s) => withDevice(s, { measurement: stored, measured: 'stored' }));
       return;
     }
-    const first: BackendResult[] = [{ backend: run.backend, msPerPass: run.msPerPass, elapsedMs: 0 }];
+    const first: BackendResult[] = [
+      {
+        backend: run.backend,
+        msPerPass: run.msPerPass,
+        elapsedMs: 0,
+        ...(run.threads ? { threads: run.threads } : {}),
+      },
+    ];
     this.store.update((s) => withDevice(s, { measurement: { key, measuredAt: Date.now(), results: first } }));
     void this.measureOthers(key, offered, first);
   }
@@ -171,9 +183,11 @@ export class Device implements DeviceEngine {
       first,
       (backend, budget, layerLimit) => {
         this.measuring = new AbortController();
-        return this.measure(backend, budget, layerLimit, this.measuring.signal, this.chosen).finally(() => {
-          this.measuring = undefined;
-        });
+        return this.measure(backend, budget, layerLimit, this.measuring.signal, this.chosen, this.threads).finally(
+          () => {
+            this.measuring = undefined;
+          },
+        );
       },
       async (rs) => {
         const measurement: Measurement = { key, measuredAt: Date.now(), results: rs };
@@ -218,7 +232,7 @@ export class Device implements DeviceEngine {
   private async use(backend: DeviceBackend): Promise<void> {
     const loaded = await this.bridge.load([backend], this.chosen);
     this.model = loaded.model;
-    this.store.update((s) => withDevice(s, { run: { backend, msPerPass: loaded.msPerPass } }));
+    this.store.update((s) => withDevice(s, { run: { backend, msPerPass: loaded.msPerPass, threads: loaded.threads } }));
   }
 
   async fallBack(tried: DeviceBackend[]): Promise<DeviceBackend | null> {
@@ -262,12 +276,15 @@ async function measureInWorker(
   layerLimitMs: number | null,
   preempt: AbortSignal,
   model: DeviceModel,
+  threads: number | null,
 ): Promise<MeasureOutcome> {
-  const bridge = new DetectionBridge(`measure-${backend}`);
+  const bridge = new DetectionBridge(`measure-${backend}`, undefined, threads);
   const budget = AbortSignal.timeout(budgetMs);
   try {
     const m = await bridge.measure(backend, layerLimitMs, model, AbortSignal.any([preempt, budget]));
-    return m.msPerPass === null ? { slowerLayerMs: m.layerMs } : { msPerPass: m.msPerPass, layerMs: m.layerMs };
+    return m.msPerPass === null
+      ? { slowerLayerMs: m.layerMs }
+      : { msPerPass: m.msPerPass, layerMs: m.layerMs, threads: m.threads };
   } catch {
     return preempt.aborted ? 'preempted' : budget.aborted ? 'stopped' : 'failed';
   } finally {

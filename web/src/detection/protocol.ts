@@ -8,9 +8,33 @@ export interface GpuProbe {
   webgl: 'hardware' | 'software' | 'none';
   /** The WebGL renderer's name, where the browser tells it. */
   renderer: string | null;
+  /** Whether the worker is cross-origin isolated (SharedArrayBuffer: the wasm backend's threads). */
+  isolated: boolean;
+  /** Logical cores the browser reports (navigator.hardwareConcurrency). */
+  cores: number;
 }
 
-export type DeviceBackend = 'webgpu' | 'webgl' | 'wasm';
+/**
+ * `wasm`: TensorFlow.js's single-threaded WebAssembly build (SIMD); `wasm-threads`: its threaded build
+ * with `wasmThreadsFor(cores)` threads, only where the page is cross-origin isolated. Both are the tf
+ * backend 'wasm' (one at a time per worker); measured as two candidates, so threads win only where faster.
+ */
+export type DeviceBackend = 'webgpu' | 'webgl' | 'wasm' | 'wasm-threads';
+
+/**
+ * Threads for the `wasm-threads` candidate: all cores but one, left for the page (its scrolling,
+ * drawing the results), and at least 2 (one thread is the `wasm` candidate). On a 2-core device that is
+ * both cores: whether that beats one thread is what the measurement finds out. Null: no candidate.
+ */
+export function wasmThreadsFor(cores: number): number | null {
+  if (!Number.isFinite(cores) || cores < 2) return null;
+  return Math.max(2, Math.floor(cores) - 1);
+}
+
+/** The TensorFlow.js backend a device backend runs on. */
+export function tfBackendOf(b: DeviceBackend): 'webgpu' | 'webgl' | 'wasm' {
+  return b === 'wasm-threads' ? 'wasm' : b;
+}
 
 /** The model loaded and warmed on a backend, and one photo's time through it (ms per model pass). */
 export interface Loaded {
@@ -19,6 +43,8 @@ export interface Loaded {
   loadMs: number;
   warmUpMs: number;
   msPerPass: number;
+  /** WebAssembly: the threads running it (tf.wasm.getThreadsCount()); null on a GPU backend. */
+  threads: number | null;
 }
 
 /**
@@ -31,6 +57,8 @@ export interface Measured {
   layerMs: number;
   loadMs: number;
   warmUpMs: number;
+  /** WebAssembly: the threads it ran with; null on a GPU backend. */
+  threads: number | null;
 }
 
 export interface Detected {
@@ -46,4 +74,4 @@ export interface Detected {
 }
 
 /** The worker's methods by name (the types come from worker.ts itself: `DetectionApi`). */
-export const DETECTION_METHODS = ['probe', 'load', 'layer', 'measure', 'detect'] as const;
+export const DETECTION_METHODS = ['probe', 'setThreads', 'load', 'layer', 'measure', 'detect'] as const;

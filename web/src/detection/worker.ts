@@ -16,7 +16,16 @@ import { decodeSizeForTiling } from '../../../shared/detector/tiling.ts';
 import { expose, transferred } from '../../../shared/rpc.ts';
 import { messageEndpoint } from './endpoint.ts';
 import { type DeviceModel, modelKey } from './models.ts';
-import type { DETECTION_METHODS, Detected, DeviceBackend, GpuProbe, Loaded, Measured } from './protocol.ts';
+import {
+  type DETECTION_METHODS,
+  type Detected,
+  type DeviceBackend,
+  type GpuProbe,
+  type Loaded,
+  type Measured,
+  tfBackendOf,
+  wasmThreadsFor,
+} from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -27,6 +36,17 @@ const retired: Detector[] = [];
 function retire(d: Detector): void {
   if (running === 0) d.dispose();
   else retired.push(d);
+}
+/** Resolved when no photo runs (see `photoDone`). */
+let idleWaiters: (() => void)[] = [];
+function idle(): Promise<void> {
+  return running === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.push(resolve));
+}
+function photoDone(): void {
+  if (--running > 0) return;
+  for (const d of retired.splice(0)) d.dispose();
+  for (const resolve of idleWaiters.splice(0)) resolve();
+  idleWaiters = [];
 }
 
 /** Any manifest's model, from our origin (the service worker keeps each model and version for offline use). */
@@ -41,7 +61,12 @@ interface GpuAdapterLike {
 }
 
 async function probe(): Promise<GpuProbe> {
-  return { ...(await probeWebGpu()), ...probeWebGl() };
+  return {
+    ...(await probeWebGpu()),
+    ...probeWebGl(),
+    isolated: self.crossOriginIsolated === true,
+    cores: navigator.hardwareConcurrency ?? 1,
+  };
 }
 
 async function probeWebGpu(): Promise<Pick<GpuProbe, 'webgpu' | 'adapter'>> {
@@ -73,19 +98,86 @@ function probeWebGl(): Pick<GpuProbe, 'webgl' | 'renderer'> {
   }
 }
 
+/** Whether this browser can run the wasm threaded build here (evaluated once, before the flag is forced). */
+let threadsSupported: Promise<boolean> | undefined;
+/**
+ * How the 'wasm' backend of this worker was initialised (tf keeps one backend per name): 0 for the
+ * single-threaded build, else the threaded build's thread count.
+ */
+let wasmThreads: number | undefined;
+/** `?threads=N` (benchmarks): the `wasm-threads` candidate runs N threads instead of wasmThreadsFor(cores). */
+let threadsOverride: number | null = null;
+
+/**
+ * Readies the 'wasm' backend with `threads` threads. Why each step (the count stayed 1 before):
+ * - the threaded build loads only where `WASM_HAS_MULTITHREAD_SUPPORT` (SharedArrayBuffer: the page
+ *   and this worker cross-origin isolated, shared/web-headers.ts); one thread is the single-threaded
+ *   SIMD build, so the flag is forced off for it;
+ * - `setThreadsCount` is read when the backend is created, so it comes before `setBackend`, in this
+ *   worker (the page's copy of the module is another one);
+ * - its threads are Web Workers whose scripts the build serves from /tfjs/<version>/ (blob: URLs are
+ *   refused by the CSP: web/build/wasm-threads-plugin.ts);
+ * - tfjs's C++ caps the threads at half the logical cores (2 cores: 1 thread): the build lifts the cap
+ *   (same file), and `threadsNow` checks that what runs is what was asked;
+ * - tf creates a backend once per name: another thread count re-creates it, after the photos running
+ *   on it (their model is disposed with it).
+ */
+async function useWasm(threads: number, threaded: boolean): Promise<void> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  // Versioned like the files the build emits (web/build/assets-plugin.ts).
+  wasm.setWasmPaths(`/tfjs/${wasm.version_wasm}/`);
+  threadsSupported ??= tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT') as Promise<boolean>;
+  if (threaded && !(await threadsSupported)) throw new Error('no WebAssembly threads: not cross-origin isolated');
+  const kind = threaded ? threads : 0;
+  if (wasmThreads !== undefined && wasmThreads !== kind) {
+    const factory = tf.findBackendFactory('wasm');
+    if (!factory) throw new Error('the wasm backend is not registered');
+    await idle();
+    // Its tensors live in the backend being replaced (loadWith, the only caller here, loads the model again).
+    if (detector) {
+      detector.dispose();
+      detector = undefined;
+    }
+    tf.removeBackend('wasm');
+    tf.registerBackend('wasm', factory, 2);
+    wasmThreads = undefined;
+  }
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', threaded);
+  wasm.setThreadsCount(threads);
+  wasmThreads = kind;
+}
+
+/** The threads the 'wasm' backend runs with (null for a GPU backend). */
+async function threadsNow(name: DeviceBackend): Promise<number | null> {
+  if (tfBackendOf(name) !== 'wasm') return null;
+  return (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
+}
+
 async function useBackend(name: DeviceBackend): Promise<boolean> {
   try {
+    const wanted =
+      name === 'wasm'
+        ? 1
+        : name === 'wasm-threads'
+          ? (threadsOverride ?? wasmThreadsFor(navigator.hardwareConcurrency))
+          : null;
     if (name === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');
     else if (name === 'webgl') await import('@tensorflow/tfjs-backend-webgl');
-    else {
-      const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      // Versioned like the files the build emits (web/build/assets-plugin.ts).
-      wasm.setWasmPaths(`/tfjs/${wasm.version_wasm}/`);
-    }
-    if (!(await tf.setBackend(name))) return false;
+    else if (wanted === null) return false;
+    else await useWasm(wanted, name === 'wasm-threads');
+    const tfName = tfBackendOf(name);
+    if (!(await tf.setBackend(tfName))) return false;
     await tf.ready();
-    return tf.getBackend() === name;
-  } catch {
+    if (tf.getBackend() !== tfName) return false;
+    // Asked for threads but their workers did not start: not the candidate it claims to be.
+    const runs = wanted === null ? null : await threadsNow(name);
+    if (runs !== wanted) {
+      console.warn(`${name}: asked for ${wanted} threads, ${runs} run`);
+      return false;
+    }
+    return true;
+  } catch (err) {
+    console.warn(`${name} does not run here: ${(err as Error)?.message ?? err}`);
     return false;
   }
 }
@@ -108,7 +200,8 @@ async function loadWith(backends: DeviceBackend[], model: DeviceModel): Promise<
   // A photo may still be running on the model this one replaces (another model was chosen): it finishes first.
   if (detector) retire(detector);
   detector = next;
-  return { backend: chosen, model: detector.info(), loadMs: warmStart - started, warmUpMs, msPerPass };
+  const threads = await threadsNow(chosen);
+  return { backend: chosen, model: detector.info(), loadMs: warmStart - started, warmUpMs, msPerPass, threads };
 }
 
 /**
@@ -173,6 +266,11 @@ async function detectWith(d: Detector, bitmap: ImageBitmap, params: DetectParams
 const api = {
   probe,
 
+  /** `?threads=N` (benchmarks, diagnostics): the threads the `wasm-threads` candidate asks for. */
+  setThreads(n: number | null): void {
+    threadsOverride = n !== null && Number.isInteger(n) && n >= 1 ? n : null;
+  },
+
   /** Loads (once) with the first backend of the list that works here; the same list again answers at once. */
   load(backends: DeviceBackend[], model: DeviceModel): Promise<Loaded> {
     const key = `${backends.join(',')} ${modelKey(model)}`;
@@ -198,14 +296,22 @@ const api = {
     if (!(await useBackend(backend))) throw new Error(`${backend} does not work here`);
     const layer = await layerMs();
     if (layerLimitMs !== null && layer > layerLimitMs) {
-      return { backend, msPerPass: null, layerMs: layer, loadMs: performance.now() - started, warmUpMs: 0 };
+      const threads = await threadsNow(backend);
+      return { backend, msPerPass: null, layerMs: layer, loadMs: performance.now() - started, warmUpMs: 0, threads };
     }
     const d = await loadModel(model);
     const warmStart = performance.now();
     await d.warmUp();
     const warmUpMs = performance.now() - warmStart;
     const msPerPass = Math.min(await timePass(d), await timePass(d));
-    return { backend, msPerPass, layerMs: layer, loadMs: warmStart - started, warmUpMs };
+    return {
+      backend,
+      msPerPass,
+      layerMs: layer,
+      loadMs: warmStart - started,
+      warmUpMs,
+      threads: await threadsNow(backend),
+    };
   },
 
   /** `keepBitmap`: the photo's bitmap comes back with the answer (the page shows it: no second decode). */
@@ -213,9 +319,7 @@ const api = {
     try {
       if (!detector) throw new Error('the model is not loaded');
       running++;
-      const r = await detectWith(detector, bitmap, params, keepBitmap).finally(() => {
-        if (--running === 0) for (const d of retired.splice(0)) d.dispose();
-      });
+      const r = await detectWith(detector, bitmap, params, keepBitmap).finally(photoDone);
       const out: Detected = {
         detections: r.detections,
         inferenceMs: r.inferenceMs,

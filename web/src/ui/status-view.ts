@@ -3,16 +3,23 @@
  * why ("Auto: … · WebAssembly, 118 ms per photo; WebGPU stopped after 3.0 s (slower)"), or a notice.
  * Its data-* attributes are what tests, benches and scripts wait for: data-route (the mode),
  * data-backend (once the device is prepared: the backend, or "none"), data-measured (stored | now),
- * data-ready-ms (the model's load + warm-up), data-loaded (the model running on the device, `id@version`).
+ * data-ready-ms (the model's load + warm-up), data-loaded (the model running on the device, `id@version`),
+ * data-candidate (the measured candidate running: `wasm` or `wasm-threads` where data-backend is `wasm`),
+ * data-threads (WebAssembly's threads running), data-isolated (whether the page is cross-origin isolated).
  */
 import { BACKEND_NAMES, describeMeasurement } from '../detection/backends.ts';
+import { tfBackendOf } from '../detection/protocol.ts';
 import { type AppState, type Store, statusContext } from '../state.ts';
 
 export function statusView(where: HTMLElement, bar: HTMLProgressElement, store: Store): void {
   const render = (s: AppState) => {
     const d = s.device;
     attr(where, 'route', s.settings.route);
-    attr(where, 'backend', d.run?.backend ?? (d.failure ? 'none' : undefined));
+    // The TensorFlow.js backend (one thread or several, WebAssembly is `wasm`); the candidate says which.
+    attr(where, 'backend', d.run ? tfBackendOf(d.run.backend) : d.failure ? 'none' : undefined);
+    attr(where, 'candidate', d.run?.backend);
+    attr(where, 'threads', d.run?.threads ? String(d.run.threads) : undefined);
+    attr(where, 'isolated', String(globalThis.crossOriginIsolated === true));
     attr(where, 'measured', d.measured ?? undefined);
     attr(where, 'readyMs', d.readyMs === null ? undefined : String(d.readyMs));
     attr(where, 'loaded', d.loaded ?? undefined);
@@ -41,7 +48,10 @@ function describe(s: AppState): string {
       ? 'This device cannot run the model: photos go to the server.'
       : 'This device cannot run the model: log in to send photos to the server.';
   }
-  const measured = d.measurement ? describeMeasurement(d.measurement) : BACKEND_NAMES[d.run.backend];
+  let measured = d.measurement ? describeMeasurement(d.measurement) : BACKEND_NAMES[d.run.backend];
+  // Why WebAssembly has no threads to try, where it has none: the page is served without isolation.
+  if (tfBackendOf(d.run.backend) === 'wasm' && d.probe && !d.probe.isolated)
+    measured += ' (one thread: the page is not cross-origin isolated)';
   const how =
     route === 'device'
       ? 'On this device'
