@@ -27,11 +27,15 @@ describe('match', () => {
   const tracker = new Tracker();
   const tracks = tracker.update([det('person', 0, 0), det('person', 300, 0), det('cup', 600, 0)], 0);
   it.each([
-    ['each to its own, listed in another order', [det('cup', 605, 0), det('person', 310, 0), det('person', 5, 0)], [
-      [0, 2],
-      [1, 1],
-      [2, 0],
-    ]],
+    [
+      'each to its own, listed in another order',
+      [det('cup', 605, 0), det('person', 310, 0), det('person', 5, 0)],
+      [
+        [0, 2],
+        [1, 1],
+        [2, 0],
+      ],
+    ],
     ['another class over the same place is not the same object', [det('cup', 0, 0)], []],
     ['too little overlap: a new object', [det('person', 80, 0)], []],
     ['two detections on one track: the better overlap wins', [det('person', 40, 0), det('person', 2, 0)], [[0, 1]]],
@@ -77,7 +81,11 @@ describe('Tracker', () => {
         [det('person', 200, 0), det('person', 30, 0)],
         [det('person', 60, 0), det('person', 170, 0)],
       ],
-      ids: [[1, 2], [2, 1], [1, 2]],
+      ids: [
+        [1, 2],
+        [2, 1],
+        [1, 2],
+      ],
     },
   ])('$name', ({ steps, ids }) => {
     const tracker = new Tracker();

@@ -26,7 +26,7 @@ import {
 } from './backends.ts';
 import { DetectionBridge } from './bridge.ts';
 import { type DeviceModel, defaultDeviceModel, modelKey } from './models.ts';
-import type { Detected, DeviceBackend } from './protocol.ts';
+import type { Detected, DeviceBackend, FrameDetected, FrameParams } from './protocol.ts';
 
 /** Background measurement starts a candidate only after this long without a photo on the device… */
 export const QUIET_MS = 2000;
@@ -102,6 +102,11 @@ export class Device implements DeviceEngine {
 
   current() {
     return this.state.run;
+  }
+
+  /** The model loaded now (id, version, backend), once loaded: what a Live view snapshot says ran. */
+  get loadedModel(): ModelInfo | undefined {
+    return this.model;
   }
 
   hasAlternative(): boolean {
@@ -241,6 +246,17 @@ export class Device implements DeviceEngine {
     const r = await this.bridge.detect(bitmap, params, opts);
     if (!this.model) throw new Error('the model is not loaded');
     return { ...r, model: this.model };
+  }
+
+  /**
+   * One Live view frame, on the backend and model the photos use (the fastest measured here). Frames do
+   * not wait in the photo queue (the Live view keeps one in flight itself), but they count as the device
+   * being busy: measuring another backend waits until the stream stops, and one being measured stops.
+   */
+  detectFrame(frame: ImageBitmap | VideoFrame, params: FrameParams): Promise<FrameDetected> {
+    this.measuring?.abort('the Live view is running');
+    this.store.update((s) => withDevice(s, { busyAt: performance.now() }));
+    return this.bridge.detectFrame(frame, params);
   }
 
   enqueue<T>(job: () => Promise<T>): Promise<T> {

@@ -15,6 +15,7 @@ import type { Box, Detection } from '../../../shared/contract.ts';
 export interface Track {
   id: number;
   label: string;
+  class_id: number;
   score: number;
   /** The box of its latest detection (frame pixels). */
   box: Box;
@@ -126,6 +127,7 @@ export class Tracker {
       next.push({
         id: this.nextId++,
         label: det.label,
+        class_id: det.class_id,
         score: det.score,
         box: det.box,
         from: det.box,
