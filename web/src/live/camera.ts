@@ -23,7 +23,7 @@ const MESSAGES: Record<CameraErrorCode, string> = {
     'The camera is not allowed for this page. Allow it in the browser’s site settings, then press Start again.',
   camera_busy: 'The camera is in use by another app. Close it there, then press Start again.',
   unsupported: 'This browser cannot open a camera here (it needs a secure page, https or localhost).',
-  failed: 'The camera could not be opened.',
+  failed: 'The camera could not be opened',
 };
 
 /** The browser's DOMException names (Media Capture and Streams §9.2) → what the user can do about it. */
@@ -38,7 +38,9 @@ export function cameraError(err: unknown): CameraError {
         : name === 'NotReadableError' || name === 'TrackStartError' || name === 'AbortError'
           ? 'camera_busy'
           : 'failed';
-  const detail = code === 'failed' && err instanceof Error && err.message ? ` (${err.message})` : '';
+  // DOMException is not an Error subclass in every engine: read its message as a plain field.
+  const said = (err as { message?: unknown })?.message;
+  const detail = code !== 'failed' ? '' : typeof said === 'string' && said ? ` (${said}).` : '.';
   return new CameraError(code, MESSAGES[code] + detail);
 }
 
