@@ -97,6 +97,12 @@ describe('on the fake camera (a pan over the astronaut)', () => {
       expect(await page.textContent('#live-status')).toMatch(/detections\/s.*as fast as this device detects/);
       expect(await page.textContent('#live-counts')).toMatch(/1 person/);
       expect(Number(await page.getAttribute('#live-overlay', 'data-overlay-fps'))).toBeGreaterThan(0);
+      // The camera that opened is remembered in this browser, and the picker now names it.
+      const remembered = JSON.parse(
+        (await page.evaluate<string | null>('localStorage.getItem("twinlens.camera")')) ?? '{}',
+      );
+      expect(remembered.deviceId).toBeTruthy();
+      expect(await page.inputValue('#live-camera')).toBe(`id:${remembered.deviceId}`);
     },
     SLOW,
   );
