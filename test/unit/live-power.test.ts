@@ -16,6 +16,17 @@ const lowCharging = { level: 0.15, charging: true };
 
 describe('ratePolicy', () => {
   it.each([
+    ['still on a fast device (30/s): the 2/s cap', 30, 2],
+    ['still on a slow device (5/s): 30 % of it', 5, 1.5],
+    ['still on a very slow device (1/s): never below 0.5/s', 1, 0.5],
+    ['full rate not known yet: the 2/s cap', null, 2],
+  ] as const)('%s', (_name, fullRate, want) => {
+    const p = ratePolicy({ hidden: false, stillForMs: STATIC_AFTER_MS, battery: full, fullRate });
+    expect(p).toMatchObject({ reason: 'static', maxPerSecond: want });
+    expect(p.minIntervalMs).toBeCloseTo(1000 / want, 6);
+  });
+
+  it.each([
     ['moving, battery fine: as fast as it answers', false, 0, full, 'moving', null, 0],
     ['no battery reading: as fast as it answers', false, 0, null, 'moving', null, 0],
     ['still, but not long enough yet', false, STATIC_AFTER_MS - 1, full, 'moving', null, 0],

@@ -3,7 +3,8 @@
  * what it observes (page hidden, how long the scene has been still, the battery), tests table-drive it.
  *
  *   hidden                      → no detection at all (the camera stays open, nothing runs on it)
- *   still for STATIC_AFTER_MS   → at most STATIC_RATE a second (a change brings the full rate back at once)
+ *   still for STATIC_AFTER_MS   → at most STATIC_RATE a second, and at most STATIC_SHARE of what the device
+ *                                 does at full rate (a change brings the full rate back at once)
  *   battery < LOW_BATTERY, not charging → at most LOW_BATTERY_RATE a second
  *   otherwise                   → as fast as the model answers, one frame in flight
  */
@@ -11,6 +12,13 @@ import type { BatteryState } from '../routing/rules.ts';
 
 export const STATIC_AFTER_MS = 3000;
 export const STATIC_RATE = 2;
+/**
+ * …and at most this share of the device's full rate (1000 / its ms per model pass): a still scene costs at
+ * most ~30 % of a moving one's detections on any device. Why both: on a slow device (WebAssembly on two
+ * cores: ~4.5 detections/s at full rate) 2/s alone is 45 % of the work, and the camera's own cost comes
+ * on top; on a fast one (30/s on a GPU) the 2/s cap is what saves.
+ */
+export const STATIC_SHARE = 0.3;
 export const LOW_BATTERY = 0.2;
 export const LOW_BATTERY_RATE = 3;
 /** Still and on a low battery: both savings. */
@@ -31,14 +39,20 @@ export interface PowerInputs {
   /** How long the scene has not changed (ms; 0 while it moves). */
   stillForMs: number;
   battery: BatteryState | null;
+  /** What the device detects a second at full rate (1000 / ms per model pass); null when not known yet. */
+  fullRate?: number | null;
 }
+
+/** One decimal place, never above `cap`: 1.3, 2. */
+const capped = (cap: number, share: number | null) => Math.round(Math.min(cap, share ?? cap) * 10) / 10;
 
 export function ratePolicy(p: PowerInputs): RatePolicy {
   if (p.hidden) return { minIntervalMs: Number.POSITIVE_INFINITY, maxPerSecond: 0, reason: 'hidden' };
   const low = p.battery !== null && !p.battery.charging && p.battery.level < LOW_BATTERY;
   const still = p.stillForMs >= STATIC_AFTER_MS;
   if (still) {
-    const rate = low ? STATIC_LOW_BATTERY_RATE : STATIC_RATE;
+    const share = p.fullRate ? Math.max(0.5, STATIC_SHARE * p.fullRate) : null;
+    const rate = capped(low ? STATIC_LOW_BATTERY_RATE : STATIC_RATE, share);
     return { minIntervalMs: 1000 / rate, maxPerSecond: rate, reason: 'static' };
   }
   if (low) return { minIntervalMs: 1000 / LOW_BATTERY_RATE, maxPerSecond: LOW_BATTERY_RATE, reason: 'battery' };

@@ -64,7 +64,9 @@ export class LiveSession {
   private motion: CanvasRenderingContext2D | null = null;
   private frame = { width: 0, height: 0 };
   private answers: number[] = [];
+  /** Animation frames the overlay followed, and those it had to redraw (a box moved): the last second's. */
   private overlayFrames: number[] = [];
+  private overlayDraws: number[] = [];
   private raf: number | null = null;
   private ticker: ReturnType<typeof setInterval> | null = null;
   private readonly stops: (() => void)[] = [];
@@ -212,10 +214,13 @@ export class LiveSession {
         ),
     });
     this.pump.start();
+    let drawn = '';
     const draw = (now: number) => {
       this.raf = requestAnimationFrame(draw);
-      drawOverlay(this.deps.overlay, this.tracker.current, this.frame, now);
+      const next = drawOverlay(this.deps.overlay, this.tracker.current, this.frame, now, drawn);
       this.overlayFrames.push(now);
+      if (next !== drawn) this.overlayDraws.push(now);
+      drawn = next;
     };
     this.raf = requestAnimationFrame(draw);
     this.ticker = setInterval(() => this.tick(), 500);
@@ -231,10 +236,12 @@ export class LiveSession {
   }
 
   private policy(): RatePolicy {
+    const msPerPass = this.deps.store.get().device.run?.msPerPass;
     return ratePolicy({
       hidden: document.visibilityState === 'hidden',
       stillForMs: this.stillForMs,
       battery: this.deps.store.get().routing.battery,
+      fullRate: msPerPass ? 1000 / msPerPass : null,
     });
   }
 
@@ -281,7 +288,9 @@ export class LiveSession {
     const now = performance.now();
     this.answers = this.answers.filter((t) => now - t <= RATE_WINDOW_MS);
     this.overlayFrames = this.overlayFrames.filter((t) => now - t <= 1000);
+    this.overlayDraws = this.overlayDraws.filter((t) => now - t <= 1000);
     this.deps.overlay.dataset.overlayFps = String(this.overlayFrames.length);
+    this.deps.overlay.dataset.overlayDraws = String(this.overlayDraws.length);
     const policy = this.policy();
     const perSecond = policy.reason === 'hidden' ? 0 : this.answers.length / (RATE_WINDOW_MS / 1000);
     const rate = { text: describeRate(perSecond, policy), reason: policy.reason, perSecond };
