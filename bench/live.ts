@@ -32,7 +32,7 @@ const INIT = `
   }).observe({ type: 'longtask', buffered: true });
   document.addEventListener('DOMContentLoaded', () => {
     document.getElementById('live-overlay').addEventListener('live:result', (e) => {
-      window.__results.push({ at: performance.now(), latencyMs: e.detail.latencyMs, inferenceMs: e.detail.inferenceMs, drawMs: e.detail.drawMs, maxInFlight: e.detail.maxInFlight });
+      window.__results.push({ at: performance.now(), latencyMs: e.detail.latencyMs, inferenceMs: e.detail.inferenceMs, drawMs: e.detail.drawMs, maxInFlight: e.detail.maxInFlight, reason: e.detail.reason });
     });
   });
 `;
@@ -43,6 +43,7 @@ interface Result {
   inferenceMs: number;
   drawMs: number;
   maxInFlight: number;
+  reason: string;
 }
 
 /** Every process of the browser started with this profile: the browser and all its descendants. */
@@ -139,6 +140,11 @@ async function scenario(
     );
     const reason = start ? ((await page.getAttribute('#live', 'data-reason')) ?? '') : '';
     if (start) await page.click('#live-stop');
+    if (process.env.DEBUG) {
+      const reasons = new Map<string, number>();
+      for (const r of results) reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + 1);
+      console.error(name, Object.fromEntries(reasons), await page.textContent('#live-status'));
+    }
     const lat = results.map((r) => r.latencyMs).sort((a, b) => a - b);
     const inf = results.map((r) => r.inferenceMs).sort((a, b) => a - b);
     const draw = results.map((r) => r.drawMs).sort((a, b) => a - b);

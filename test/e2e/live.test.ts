@@ -200,6 +200,54 @@ describe('on the fake camera (a pan over the astronaut)', () => {
   );
 });
 
+describe('the detection worker lost mid-stream', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await openApp(`${ctx.sys.baseUrl}/?backends=wasm`, {
+      webgpu: false,
+      args: fakeCamera(PAN),
+      permissions: ['camera'],
+      init: INIT,
+    });
+    await openLive(browser.page);
+  }, SLOW);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it(
+    'a worker that dies without a word → "the detector stopped", the camera released; Start again works',
+    async () => {
+      const { page } = browser;
+      await page.click('#live-start');
+      const t0 = await now(page);
+      await expect.poll(async () => (await since(page, t0)).length, { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+      // The worker ends itself (as a crashed one would): no error event, no answer for the frame in flight.
+      const worker = page.workers().find((w) => /worker/.test(w.url()));
+      expect(worker).toBeDefined();
+      await worker?.evaluate('self.close()');
+      await page.waitForSelector('#live[data-phase="error"][data-error="backend_lost"]', { timeout: 60_000 });
+      expect(await page.textContent('#live-error')).toMatch(
+        /The detector stopped \(no answer from the model in \d+ s\)/,
+      );
+      const states = await page.evaluate<string[]>(
+        'window.__streams.flatMap((s) => s.getTracks().map((t) => t.readyState))',
+      );
+      expect(states.every((s) => s === 'ended')).toBe(true);
+      const failedAt = await now(page);
+      await sleep(1000);
+      expect(await since(page, failedAt)).toHaveLength(0);
+      // Start again: a fresh worker loads the model, detections resume.
+      await page.click('#live-start');
+      await page.waitForSelector('#live[data-phase="running"]');
+      const again = await now(page);
+      await expect.poll(async () => (await since(page, again)).length, { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+      await page.click('#live-stop');
+    },
+    SLOW,
+  );
+});
+
 describe('when the camera cannot be had', () => {
   it.each([
     {

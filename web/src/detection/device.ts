@@ -37,6 +37,11 @@ export const QUIET_MS = 2000;
  */
 export const SOFTWARE_QUIET_MS = 30_000;
 
+/** A Live view frame without an answer in this many times the measured time is a lost backend… */
+export const LIVE_TIMEOUT_FACTOR = 10;
+/** …but never sooner than this (a worker started again loads the model before its first frame). */
+export const LIVE_MIN_TIMEOUT_MS = 10_000;
+
 /** What a task run on the device needs of it (tasks/device-run.ts; a fake in unit tests). */
 export interface DeviceEngine {
   /** The backend running now and its ms per model pass; null when nothing runs the model here. */
@@ -253,10 +258,19 @@ export class Device implements DeviceEngine {
    * not wait in the photo queue (the Live view keeps one in flight itself), but they count as the device
    * being busy: measuring another backend waits until the stream stops, and one being measured stops.
    */
-  detectFrame(frame: ImageBitmap | VideoFrame, params: FrameParams): Promise<FrameDetected> {
+  async detectFrame(frame: ImageBitmap | VideoFrame, params: FrameParams): Promise<FrameDetected> {
     this.measuring?.abort('the Live view is running');
     this.store.update((s) => withDevice(s, { busyAt: performance.now() }));
-    return this.bridge.detectFrame(frame, params);
+    // A worker that dies without a word (a crash, the browser reclaiming memory) would hold the one frame in
+    // flight for ever: no answer in this long counts as the backend lost (the worker is ended with it).
+    const limitMs = Math.max(LIVE_MIN_TIMEOUT_MS, LIVE_TIMEOUT_FACTOR * (this.state.run?.msPerPass ?? 1000));
+    const signal = AbortSignal.timeout(limitMs);
+    try {
+      return await this.bridge.detectFrame(frame, params, signal);
+    } catch (err) {
+      if (signal.aborted) throw new Error(`no answer from the model in ${Math.round(limitMs / 1000)} s`);
+      throw err;
+    }
   }
 
   enqueue<T>(job: () => Promise<T>): Promise<T> {

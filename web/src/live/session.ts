@@ -37,6 +37,10 @@ export interface LiveResultDetail {
   tracks: { id: number; label: string }[];
   /** The frames in flight when it was sent (one at most: the pump's rule). */
   maxInFlight: number;
+  /** The rate policy's reason when it came (moving, static, battery). */
+  reason: string;
+  /** How long the scene had been still (ms). */
+  stillForMs: number;
 }
 
 /** A frame kept by Snapshot: the photo (JPEG) and the boxes of the latest detection, in its pixels. */
@@ -279,6 +283,8 @@ export class LiveSession {
       inferenceMs: r.inferenceMs,
       tracks: seen.map((t) => ({ id: t.id, label: t.label })),
       maxInFlight: this.pump?.stats.maxInFlight ?? 0,
+      reason: this.policy().reason,
+      stillForMs: this.stillForMs,
     };
     overlay.dispatchEvent(new CustomEvent('live:result', { detail }));
   }
