@@ -14,9 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeCamera, makeClip } from '../../bench/lib/live-clips.ts';
 import { TaskSchema } from '../../shared/contract.ts';
 import { useSystem } from '../helpers/system.ts';
-import { type Browser, exportedTasks, openApp, SLOW, waitForNewestTask } from './browser.ts';
+import { type Browser, exportedTasks, logIn, openApp, SLOW, waitForNewestTask } from './browser.ts';
 
-const ctx = useSystem({ workers: 0 });
+// One worker: a snapshot can be sent to the server path too.
+const ctx = useSystem({ workers: 1 });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-live-'));
 let PAN = '';
 let STILL = '';
@@ -153,6 +154,25 @@ describe('on the fake camera (a pan over the astronaut)', () => {
       // The box is on the astronaut (240 px tall, from y = 60): in the frame's pixels.
       expect(person?.box.y).toBeGreaterThanOrEqual(30);
       expect(person?.box.height).toBeGreaterThan(100);
+    },
+    SLOW,
+  );
+
+  it(
+    '"Send to server" (logged in) → the frame is a server task, with the same label',
+    async () => {
+      const { page } = browser;
+      expect(await page.isHidden('#live-send')).toBe(true); // not logged in: no such choice
+      await logIn(page, ctx.sys.admin.username, ctx.sys.admin.password);
+      await page.waitForSelector('#live-send:not([hidden]):not([disabled])');
+      const before = await page.locator('#history li.task').count();
+      await page.click('#live-send');
+      await expect.poll(() => page.locator('#history li.task').count(), { timeout: 30_000 }).toBe(before + 1);
+      const id = await waitForNewestTask(page, ['succeeded', 'failed'], 120_000);
+      const task = (await exportedTasks(page)).map((t) => TaskSchema.parse(t)).find((t) => t.task_id === id);
+      expect(task).toMatchObject({ source: 'server', status: 'succeeded', route: { chosen: 'server' } });
+      expect(task?.image).toMatchObject({ width: 480, height: 360 });
+      expect(task?.detections.map((d) => d.label)).toContain('person');
     },
     SLOW,
   );
