@@ -17,7 +17,7 @@ const lowCharging = { level: 0.15, charging: true };
 describe('ratePolicy', () => {
   it.each([
     ['still on a fast device (30/s): the 2/s cap', 30, 2],
-    ['still on a slow device (5/s): 30 % of it', 5, 1.5],
+    ['still on a slow device (6/s): a quarter of it', 6, 1.5],
     ['still on a very slow device (1/s): never below 0.5/s', 1, 0.5],
     ['full rate not known yet: the 2/s cap', null, 2],
   ] as const)('%s', (_name, fullRate, want) => {

@@ -13,12 +13,13 @@ import type { BatteryState } from '../routing/rules.ts';
 export const STATIC_AFTER_MS = 3000;
 export const STATIC_RATE = 2;
 /**
- * …and at most this share of the device's full rate (1000 / its ms per model pass): a still scene costs at
- * most ~30 % of a moving one's detections on any device. Why both: on a slow device (WebAssembly on two
- * cores: ~4.5 detections/s at full rate) 2/s alone is 45 % of the work, and the camera's own cost comes
- * on top; on a fast one (30/s on a GPU) the 2/s cap is what saves.
+ * …and at most this share of the device's full rate (1000 / the worker's ms per frame, measured on the
+ * stream): a still scene costs at most a quarter of the worker's time on any device. Why both: on a slow
+ * device (WebAssembly on two cores: ~6.5 frames/s of worker time, ~5/s detected while moving) 2/s alone is
+ * 40 % of a moving scene's detections, and the camera's own cost comes on top; on a fast one (30/s on a
+ * GPU) the 2/s cap is what saves.
  */
-export const STATIC_SHARE = 0.3;
+export const STATIC_SHARE = 0.25;
 export const LOW_BATTERY = 0.2;
 export const LOW_BATTERY_RATE = 3;
 /** Still and on a low battery: both savings. */
@@ -39,7 +40,7 @@ export interface PowerInputs {
   /** How long the scene has not changed (ms; 0 while it moves). */
   stillForMs: number;
   battery: BatteryState | null;
-  /** What the device detects a second at full rate (1000 / ms per model pass); null when not known yet. */
+  /** What the device could detect a second at full rate (1000 / the worker's ms per frame); null when not known yet. */
   fullRate?: number | null;
 }
 

@@ -67,6 +67,8 @@ export class LiveSession {
   private lastMotion = Number.NEGATIVE_INFINITY;
   private motion: CanvasRenderingContext2D | null = null;
   private frame = { width: 0, height: 0 };
+  /** The worker's ms per frame (drawing + model), smoothed: what the device's full rate is. */
+  private frameMs: number | null = null;
   private answers: number[] = [];
   /** Animation frames the overlay followed, and those it had to redraw (a box moved): the last second's. */
   private overlayFrames: number[] = [];
@@ -146,6 +148,7 @@ export class LiveSession {
     this.tracker.clear();
     this.meter.reset();
     this.stillForMs = 0;
+    this.frameMs = null;
     this.answers = [];
     overlay.getContext('2d')?.clearRect(0, 0, overlay.width, overlay.height);
     delete overlay.dataset.trackIds;
@@ -240,7 +243,8 @@ export class LiveSession {
   }
 
   private policy(): RatePolicy {
-    const msPerPass = this.deps.store.get().device.run?.msPerPass;
+    // The worker's time per frame as measured on this stream; before the first answer, the photo measurement.
+    const msPerPass = this.frameMs ?? this.deps.store.get().device.run?.msPerPass;
     return ratePolicy({
       hidden: document.visibilityState === 'hidden',
       stillForMs: this.stillForMs,
@@ -268,6 +272,8 @@ export class LiveSession {
   private answered(r: FrameDetected, latencyMs: number): void {
     const now = performance.now();
     this.frame = { width: r.width, height: r.height };
+    const ms = r.drawMs + r.inferenceMs;
+    this.frameMs = this.frameMs === null ? ms : 0.8 * this.frameMs + 0.2 * ms;
     const tracks = this.tracker.update(r.detections, now);
     this.answers.push(now);
     const seen = tracks.filter((t) => t.misses === 0).sort((a, b) => a.id - b.id);
