@@ -30,6 +30,12 @@ beforeAll(() => {
 const INIT = `
   window.__streams = [];
   window.__results = [];
+  // A battery the test can drain (the Battery Status API's object: level, charging, levelchange).
+  const battery = new EventTarget();
+  battery.level = 1;
+  battery.charging = true;
+  window.__battery = battery;
+  navigator.getBattery = async () => battery;
   const gum = navigator.mediaDevices && navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
   if (gum) navigator.mediaDevices.getUserMedia = async (c) => { const s = await gum(c); window.__streams.push(s); return s; };
   document.addEventListener('DOMContentLoaded', () => {
@@ -130,6 +136,27 @@ describe('on the fake camera (a pan over the astronaut)', () => {
       })()`);
       const shownAt = await now(page);
       await expect.poll(async () => (await since(page, shownAt)).length, { timeout: 20_000 }).toBeGreaterThan(2);
+    },
+    SLOW,
+  );
+
+  it(
+    'battery below 20 % (not charging) → at most 3 a second, and the status line says why',
+    async () => {
+      const { page } = browser;
+      const setBattery = (level: number, charging: boolean) =>
+        page.evaluate(
+          `(() => { Object.assign(window.__battery, { level: ${level}, charging: ${charging} }); window.__battery.dispatchEvent(new Event('levelchange')); })()`,
+        );
+      await setBattery(0.15, false);
+      await page.waitForSelector('#live[data-reason="battery"]', { timeout: 10_000 });
+      expect(await page.textContent('#live-status')).toMatch(/at most 3\/s\) — the battery is low/);
+      await sleep(1000);
+      const t = await now(page);
+      await sleep(4000);
+      expect((await since(page, t)).length).toBeLessThanOrEqual(13); // 3/s over 4 s, +1 for the edge
+      await setBattery(0.15, true); // charging: the full rate again
+      await page.waitForSelector('#live[data-reason="moving"]', { timeout: 10_000 });
     },
     SLOW,
   );
