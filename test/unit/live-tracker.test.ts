@@ -146,7 +146,11 @@ describe('countByClass', () => {
         ['cup', 1],
       ],
     ],
-    ['a track missing from the latest detection is not counted', [{ label: 'cup', misses: 1 }], []],
+    [
+      'a track missing from the latest detection still counts (until it ends)',
+      [{ label: 'cup', misses: 1 }],
+      [['cup', 1]],
+    ],
   ] as const)('%s', (_name, tracks, want) => {
     expect(countByClass(tracks)).toEqual(want);
   });

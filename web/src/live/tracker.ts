@@ -146,9 +146,12 @@ export class Tracker {
   }
 }
 
-/** "2 person · 1 cup": the count per class of the tracks seen in the latest detection, most first. */
-export function countByClass(tracks: readonly Pick<Track, 'label' | 'misses'>[]): [string, number][] {
+/**
+ * "2 person · 1 cup": the count per class of the live tracks, most first. A track the latest detection
+ * missed still counts until it ends (a blink of the model must not make the count flicker).
+ */
+export function countByClass(tracks: readonly Pick<Track, 'label'>[]): [string, number][] {
   const counts = new Map<string, number>();
-  for (const t of tracks) if (t.misses === 0) counts.set(t.label, (counts.get(t.label) ?? 0) + 1);
+  for (const t of tracks) counts.set(t.label, (counts.get(t.label) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
 }
