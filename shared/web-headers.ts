@@ -13,6 +13,8 @@ export const APP_CONTENT_SECURITY_POLICY = [
   "worker-src 'self'",
   "style-src 'self'",
   "img-src 'self' blob: data:",
+  // The Live view plays a video file the user picked through the same pipeline as the camera (a blob: URL).
+  "media-src 'self' blob:",
   "connect-src 'self'",
   "font-src 'self'",
   "manifest-src 'self'",
@@ -22,8 +24,11 @@ export const APP_CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Powerful features the app does not use (the camera button is a file input, not getUserMedia). */
-export const APP_PERMISSIONS_POLICY = 'camera=(), microphone=(), geolocation=(), payment=(), usb=()';
+/**
+ * Powerful features: the camera for the app's own origin only (the Live view's getUserMedia; never a
+ * framed third party), and none of the others, which the app does not use.
+ */
+export const APP_PERMISSIONS_POLICY = 'camera=(self), microphone=(), geolocation=(), payment=(), usb=()';
 
 /**
  * Cross-origin isolation, sent with every file of the web app by the API, the edge and the dev server

@@ -23,7 +23,16 @@ export interface Browser {
  */
 export async function openApp(
   baseUrl: string,
-  opts: { webgpu: boolean; init?: string; profile?: string; keepProfile?: boolean },
+  opts: {
+    webgpu: boolean;
+    init?: string;
+    profile?: string;
+    keepProfile?: boolean;
+    /** More Chromium switches (e.g. the fake camera: --use-fake-device-for-media-stream …). */
+    args?: string[];
+    /** Permissions granted to the app's origin (e.g. ['camera']); none: the browser's default (denied, headless). */
+    permissions?: string[];
+  },
 ): Promise<Browser & { profile: string }> {
   const userDataDir = opts.profile ?? fs.mkdtempSync(path.join(os.tmpdir(), 'twinlens-chromium-'));
   const args = [
@@ -36,6 +45,7 @@ export async function openApp(
     '--disable-quic',
   ];
   if (opts.webgpu) args.push('--enable-unsafe-webgpu');
+  args.push(...(opts.args ?? []));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     args,
@@ -43,6 +53,7 @@ export async function openApp(
     viewport: { width: 420, height: 900 },
     deviceScaleFactor: 1,
     acceptDownloads: true,
+    ...(opts.permissions ? { permissions: opts.permissions } : {}),
   });
   if (opts.init) await context.addInitScript(opts.init);
   const page = context.pages()[0] ?? (await context.newPage());

@@ -75,6 +75,8 @@ it('serves the app: index.html and sw.js no-cache, hashed assets and the model i
   const index = await fetch(`${edge}/`);
   expect(index.status).toBe(200);
   expect(index.headers.get('cache-control')).toBe('no-cache');
+  // The same policy as the API's: the Live view's camera for this origin only.
+  expect(index.headers.get('permissions-policy')).toContain('camera=(self)');
   const html = await index.text();
   expect(html).toBe(fs.readFileSync(path.join(ROOT, 'dist', 'web', 'index.html'), 'utf8'));
 

@@ -252,7 +252,13 @@ describe('the page', () => {
       expect(csp).not.toContain('unsafe-inline');
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('referrer-policy')).toBe('no-referrer');
-      expect(res.headers.get('permissions-policy')).toContain('geolocation=()');
+      const permissions = res.headers.get('permissions-policy') ?? '';
+      expect(permissions).toContain('geolocation=()');
+      // The Live view's camera: this origin only; the microphone never.
+      expect(permissions).toContain('camera=(self)');
+      expect(permissions).not.toContain('camera=()');
+      expect(permissions).toContain('microphone=()');
+      expect(csp).toContain("media-src 'self' blob:");
     }
   });
 });

@@ -397,3 +397,41 @@ describe('an album', () => {
     expect(rows.filter((r) => r.task.route?.reason.startsWith('album split')).length).toBeGreaterThan(0);
   });
 });
+
+describe('a Live view snapshot', () => {
+  const found = {
+    detections: [{ label: 'person', class_id: 0, score: 0.9, box: { x: 10, y: 5, width: 40, height: 60 } }],
+    inferenceMs: 180,
+    model: { id: 'centernet', name: 'CenterNet', version: '1', backend: 'wasm' },
+  };
+
+  it('is kept as a finished device task with the boxes it had, its thumbnail, nothing run or uploaded', async () => {
+    const t = setup({ loggedIn: true });
+    const id = await t.dispatcher.keepSnapshot(new File([new Uint8Array(10)], 'live.jpg'), found);
+    const row = await t.only();
+    expect(row.task).toMatchObject({
+      task_id: id,
+      source: 'device',
+      status: 'succeeded',
+      detections: found.detections,
+      model: found.model,
+      route: { chosen: 'device', reason: expect.stringMatching(/Live view snapshot/) },
+    });
+    expect(row.task.timings.inference_ms).toBe(180);
+    expect(t.db.entries.get(id)?.thumbnail).toBeInstanceOf(Blob);
+    expect(t.device.runs).toEqual([]);
+    expect(t.server.uploads).toEqual([]);
+    // The result view opens on it, with the frame in hand.
+    expect(t.store.get().open?.taskId).toBe(id);
+  });
+
+  it('"Send to server": the frame is uploaded like any photo and followed to its end', async () => {
+    const t = setup({ loggedIn: true });
+    const id = await t.dispatcher.keepSnapshot(new File([new Uint8Array(10)], 'live.jpg'), found, 'server');
+    await until(() => t.store.get().rows.get(id)?.task.status === 'succeeded');
+    const row = await t.only();
+    expect(row.task).toMatchObject({ source: 'server', route: { chosen: 'server' } });
+    expect(t.server.uploads).toEqual([id]);
+    expect(t.bitmaps.every((b) => b.closed)).toBe(true);
+  });
+});

@@ -22,6 +22,7 @@ import { fetchModels, modelKey } from './detection/models.ts';
 import type { DeviceBackend } from './detection/protocol.ts';
 import * as db from './history/db.ts';
 import { History } from './history/history.ts';
+import { LiveSession } from './live/session.ts';
 import { RouteInputs } from './routing/inputs.ts';
 import { createStore, initialState, withNotice } from './state.ts';
 import { registerServiceWorker, requestSync } from './sw/bridge.ts';
@@ -33,6 +34,7 @@ import { apiKeysView } from './ui/api-keys-view.ts';
 import { exportView } from './ui/export-view.ts';
 import { historyView } from './ui/history-view.ts';
 import { inputView } from './ui/input-view.ts';
+import { liveView } from './ui/live-view.ts';
 import { resultView } from './ui/result-view.ts';
 import { savedSettings, settingsView, showServerModels } from './ui/settings-view.ts';
 import { statusView } from './ui/status-view.ts';
@@ -162,6 +164,43 @@ exportView({ json: $('export'), coco: $('export-coco'), csv: $('export-csv'), cl
 inputView({ drop: $('drop'), inputs: [$<HTMLInputElement>('files'), $<HTMLInputElement>('camera')] }, (files) => {
   void dispatcher.submit(files);
 });
+
+// The Live view: frames to the device's detection worker (the backend and model the photos use).
+const live = new LiveSession({
+  store,
+  detectFrame: (frame, params) => device.detectFrame(frame, params),
+  video: $<HTMLVideoElement>('live-video'),
+  overlay: $<HTMLCanvasElement>('live-overlay'),
+  counts: $('live-counts'),
+});
+liveView(
+  {
+    open: $<HTMLButtonElement>('live-open'),
+    section: $('live'),
+    close: $<HTMLButtonElement>('live-close'),
+    camera: $<HTMLSelectElement>('live-camera'),
+    start: $<HTMLButtonElement>('live-start'),
+    stop: $<HTMLButtonElement>('live-stop'),
+    file: $<HTMLInputElement>('live-file'),
+    snapshot: $<HTMLButtonElement>('live-snapshot'),
+    send: $<HTMLButtonElement>('live-send'),
+    status: $('live-status'),
+    error: $('live-error'),
+  },
+  store,
+  live,
+  async (to) => {
+    try {
+      const snap = await live.snapshot();
+      if (!snap) return;
+      const model = device.loadedModel;
+      const inferenceMs = store.get().device.run?.msPerPass ?? 0;
+      await dispatcher.keepSnapshot(snap.file, { detections: snap.detections, inferenceMs, model }, to);
+    } catch (err) {
+      store.update((s) => withNotice(s, `The snapshot could not be kept: ${(err as Error).message}`));
+    }
+  },
+);
 
 // ---- the service worker, the network --------------------------------------------------------
 

@@ -56,6 +56,16 @@ export interface RoutingState {
   battery: BatteryState | null;
 }
 
+/** The Live view (web/src/live/): what its controls and status line show. Per-frame boxes are not here. */
+export interface LiveState {
+  phase: 'off' | 'starting' | 'running' | 'error';
+  source: 'camera' | 'file' | null;
+  /** The rate now and why (power.ts), once it runs. */
+  rate: { text: string; reason: 'moving' | 'static' | 'battery' | 'hidden'; perSecond: number } | null;
+  /** What stopped it or kept it from starting (no camera, permission denied, camera busy, backend lost). */
+  error: { code: string; message: string } | null;
+}
+
 export interface Settings {
   route: RouteMode;
   tiling: Tiling;
@@ -71,6 +81,7 @@ export interface AppState {
   settings: Settings;
   device: DeviceState;
   routing: RoutingState;
+  live: LiveState;
   /** The history, by task id (views order it by creation, newest first). */
   rows: ReadonlyMap<string, Row>;
   /**
@@ -118,6 +129,7 @@ export function initialState(settings: Settings): AppState {
       failure: null,
     },
     routing: { stats: { value: null, at: 0 }, uploadBps: null, battery: null },
+    live: { phase: 'off', source: null, rate: null, error: null },
     rows: new Map(),
     open: null,
     featured: null,
@@ -149,6 +161,10 @@ export function createStore(initial: AppState): Store {
 
 export function withDevice(s: AppState, change: Partial<DeviceState>): AppState {
   return { ...s, device: { ...s.device, ...change } };
+}
+
+export function withLive(s: AppState, change: Partial<LiveState>): AppState {
+  return { ...s, live: { ...s.live, ...change } };
 }
 
 export function withRouting(s: AppState, change: Partial<RoutingState>): AppState {

@@ -12,7 +12,15 @@ import type { DetectParams } from '../../../shared/contract.ts';
 import { CallAbortedError, type Connection, connect } from '../../../shared/rpc.ts';
 import { messageEndpoint } from './endpoint.ts';
 import { type DeviceModel, modelKey } from './models.ts';
-import { DETECTION_METHODS, type Detected, type DeviceBackend, type GpuProbe, type Loaded } from './protocol.ts';
+import {
+  DETECTION_METHODS,
+  type Detected,
+  type DeviceBackend,
+  type FrameDetected,
+  type FrameParams,
+  type GpuProbe,
+  type Loaded,
+} from './protocol.ts';
 import type { DetectionApi } from './worker.ts';
 
 export interface DetectOptions {
@@ -75,6 +83,34 @@ export class DetectionBridge {
       );
     } catch (err) {
       bitmap.close(); // not transferred (the call failed before), or ours again: nobody else will close it
+      throw err;
+    }
+  }
+
+  /**
+   * One Live view frame through the loaded model. The frame (a VideoFrame or an ImageBitmap) is
+   * transferred, so the caller no longer has it; on a failure before that it is closed here.
+   */
+  async detectFrame(
+    frame: ImageBitmap | VideoFrame,
+    params: FrameParams,
+    signal?: AbortSignal,
+  ): Promise<FrameDetected> {
+    try {
+      if (!this.wanted) throw new Error('load the model first');
+      await this.load(this.wanted.backends, this.wanted.model, signal);
+      return await this.abortable(
+        this.connection()
+          .with({ transfer: [frame] })
+          .detectFrame(frame, params),
+        signal,
+      );
+    } catch (err) {
+      try {
+        frame.close();
+      } catch {
+        // transferred already (detached): nothing to close
+      }
       throw err;
     }
   }

@@ -26,7 +26,7 @@ import {
 } from './backends.ts';
 import { DetectionBridge } from './bridge.ts';
 import { type DeviceModel, defaultDeviceModel, modelKey } from './models.ts';
-import type { Detected, DeviceBackend } from './protocol.ts';
+import type { Detected, DeviceBackend, FrameDetected, FrameParams } from './protocol.ts';
 
 /** Background measurement starts a candidate only after this long without a photo on the device… */
 export const QUIET_MS = 2000;
@@ -36,6 +36,11 @@ export const QUIET_MS = 2000;
  * a 2-core machine), and a photo arriving meanwhile would wait for it and find the page's display frozen.
  */
 export const SOFTWARE_QUIET_MS = 30_000;
+
+/** A Live view frame without an answer in this many times the measured time is a lost backend… */
+export const LIVE_TIMEOUT_FACTOR = 10;
+/** …but never sooner than this (a worker started again loads the model before its first frame). */
+export const LIVE_MIN_TIMEOUT_MS = 10_000;
 
 /** What a task run on the device needs of it (tasks/device-run.ts; a fake in unit tests). */
 export interface DeviceEngine {
@@ -107,6 +112,11 @@ export class Device implements DeviceEngine {
 
   current() {
     return this.state.run;
+  }
+
+  /** The model loaded now (id, version, backend), once loaded: what a Live view snapshot says ran. */
+  get loadedModel(): ModelInfo | undefined {
+    return this.model;
   }
 
   hasAlternative(): boolean {
@@ -255,6 +265,26 @@ export class Device implements DeviceEngine {
     const r = await this.bridge.detect(bitmap, params, opts);
     if (!this.model) throw new Error('the model is not loaded');
     return { ...r, model: this.model };
+  }
+
+  /**
+   * One Live view frame, on the backend and model the photos use (the fastest measured here). Frames do
+   * not wait in the photo queue (the Live view keeps one in flight itself), but they count as the device
+   * being busy: measuring another backend waits until the stream stops, and one being measured stops.
+   */
+  async detectFrame(frame: ImageBitmap | VideoFrame, params: FrameParams): Promise<FrameDetected> {
+    this.measuring?.abort('the Live view is running');
+    this.store.update((s) => withDevice(s, { busyAt: performance.now() }));
+    // A worker that dies without a word (a crash, the browser reclaiming memory) would hold the one frame in
+    // flight for ever: no answer in this long counts as the backend lost (the worker is ended with it).
+    const limitMs = Math.max(LIVE_MIN_TIMEOUT_MS, LIVE_TIMEOUT_FACTOR * (this.state.run?.msPerPass ?? 1000));
+    const signal = AbortSignal.timeout(limitMs);
+    try {
+      return await this.bridge.detectFrame(frame, params, signal);
+    } catch (err) {
+      if (signal.aborted) throw new Error(`no answer from the model in ${Math.round(limitMs / 1000)} s`);
+      throw err;
+    }
   }
 
   enqueue<T>(job: () => Promise<T>): Promise<T> {

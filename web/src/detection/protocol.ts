@@ -73,5 +73,22 @@ export interface Detected {
   bitmap?: ImageBitmap | undefined;
 }
 
+/** What the Live view asks of one video frame (no tiling: a frame is drawn once, at the model's input size). */
+export interface FrameParams {
+  min_score: number;
+  max_detections: number;
+}
+
+/** One video frame's answer: boxes in the frame's pixels, and where the worker's time went (ms). */
+export interface FrameDetected {
+  detections: Detection[];
+  width: number;
+  height: number;
+  /** Drawing the frame at the model's size and reading its pixels. */
+  drawMs: number;
+  /** The model pass and its decoding. */
+  inferenceMs: number;
+}
+
 /** The worker's methods by name (the types come from worker.ts itself: `DetectionApi`). */
-export const DETECTION_METHODS = ['probe', 'setThreads', 'load', 'layer', 'measure', 'detect'] as const;
+export const DETECTION_METHODS = ['probe', 'setThreads', 'load', 'layer', 'measure', 'detect', 'detectFrame'] as const;

@@ -20,6 +20,8 @@ import {
   type DETECTION_METHODS,
   type Detected,
   type DeviceBackend,
+  type FrameDetected,
+  type FrameParams,
   type GpuProbe,
   type Loaded,
   type Measured,
@@ -263,6 +265,31 @@ async function detectWith(d: Detector, bitmap: ImageBitmap, params: DetectParams
   return { ...r, ...original };
 }
 
+/** The Live view's canvas, kept between frames (one allocation for the stream, not one per frame). */
+let frameCanvas: OffscreenCanvas | undefined;
+
+/**
+ * One video frame through the loaded model: drawn once at the model's input side (a photo is drawn at
+ * twice that, for tiling and faithful resizing; a frame is small and there are many), never tiled.
+ */
+async function detectFrame(d: Detector, frame: ImageBitmap | VideoFrame, params: FrameParams): Promise<FrameDetected> {
+  const t0 = performance.now();
+  const width = 'displayWidth' in frame ? frame.displayWidth : frame.width;
+  const height = 'displayHeight' in frame ? frame.displayHeight : frame.height;
+  const scale = Math.min(1, d.inputSize / Math.max(width, height));
+  const w = Math.max(1, Math.round(width * scale));
+  const h = Math.max(1, Math.round(height * scale));
+  if (!frameCanvas || frameCanvas.width !== w || frameCanvas.height !== h) frameCanvas = new OffscreenCanvas(w, h);
+  const ctx = frameCanvas.getContext('2d', { willReadFrequently: true });
+  if (!ctx) throw new Error('no 2D canvas in this worker');
+  ctx.drawImage(frame, 0, 0, w, h);
+  frame.close(); // the camera's buffer goes back to it at once
+  const { data } = ctx.getImageData(0, 0, w, h);
+  const t1 = performance.now();
+  const r = await d.detect({ data, width: w, height: h, channels: 4 }, { width, height }, { ...params, tiling: 'off' });
+  return { detections: r.detections, width, height, drawMs: t1 - t0, inferenceMs: r.inferenceMs };
+}
+
 const api = {
   probe,
 
@@ -333,6 +360,27 @@ const api = {
     } catch (err) {
       bitmap.close(); // kept for the page, but there is no answer to send it with
       throw err;
+    }
+  },
+
+  /** One frame of the Live view (an ImageBitmap or a VideoFrame, transferred; closed here once drawn). */
+  async detectFrame(frame: ImageBitmap | VideoFrame, params: FrameParams): Promise<FrameDetected> {
+    if (!detector) {
+      frame.close();
+      throw new Error('the model is not loaded');
+    }
+    running++;
+    try {
+      return await detectFrame(detector, frame, params);
+    } catch (err) {
+      try {
+        frame.close();
+      } catch {
+        // closed already
+      }
+      throw err;
+    } finally {
+      if (--running === 0) for (const d of retired.splice(0)) d.dispose();
     }
   },
 };

@@ -12,9 +12,9 @@
  * Every status change goes through shared/task-lifecycle.ts and reaches the state and IndexedDB
  * together (history/history.ts).
  */
-import type { RouteDecision, Task, TaskSource } from '../../../shared/contract.ts';
+import type { Detection, ModelInfo, RouteDecision, Task, TaskSource } from '../../../shared/contract.ts';
 import { modelPasses } from '../../../shared/detector/tiling.ts';
-import { claimTask, failTask, handOverTask, laterTask } from '../../../shared/task-lifecycle.ts';
+import { claimTask, failTask, handOverTask, laterTask, succeedTask } from '../../../shared/task-lifecycle.ts';
 import type { DeviceEngine } from '../detection/device.ts';
 import type { History } from '../history/history.ts';
 import { decideRoute, type RouteInput, splitAlbum } from '../routing/rules.ts';
@@ -65,6 +65,51 @@ export class Dispatcher {
         store.update((st) => withNotice(st, `${file.name || 'That file'}: ${(err as Error).message}`));
       }
     }
+  }
+
+  /**
+   * A Live view snapshot: the frame (a JPEG) and the boxes the device found on it as it played, kept as
+   * a finished device task — the same contract as any photo's (hash, thumbnail, model, route, timings).
+   * `to: 'server'` sends the frame to the server path instead, like any photo chosen there.
+   */
+  async keepSnapshot(
+    file: File,
+    found: { detections: Detection[]; inferenceMs: number; model: ModelInfo | undefined },
+    to: TaskSource = 'device',
+  ): Promise<string> {
+    const { store, history } = this.deps;
+    const photo = await this.deps.openPhoto(file);
+    const route: RouteDecision = {
+      chosen: to,
+      reason:
+        to === 'device'
+          ? 'a Live view snapshot: detected on this device while the video played'
+          : 'a Live view snapshot, sent to the server as chosen',
+      device_estimate_ms: null,
+      server_estimate_ms: null,
+    };
+    const task: Task = { ...newTask(to, photo.image, 'off', store.get().settings.model?.manifest.id), route };
+    if (to === 'server') {
+      photo.bitmap.close();
+      store.update((s) => ({ ...s, featured: task.task_id }));
+      await history.add({
+        task,
+        image: file,
+        thumbnail: photo.thumbnail,
+        pending: { params: task.params, attempts: 0 },
+      });
+      await this.toServer(task.task_id);
+      return task.task_id;
+    }
+    const claimed = claimTask(task, found.model ? { model: found.model } : {});
+    const done = succeedTask(claimed, {
+      detections: found.detections,
+      inferenceMs: found.inferenceMs,
+      ...(found.model ? { model: found.model } : {}),
+    });
+    await history.add({ task: done, image: file, thumbnail: photo.thumbnail });
+    store.update((s) => ({ ...s, featured: null, open: { taskId: done.task_id, bitmap: photo.bitmap } }));
+    return done.task_id;
   }
 
   /** `feature`: the view shows this photo's result when it is ready (the photo chosen, or an album's first). */
