@@ -482,7 +482,10 @@ export const RejectedPhotoSchema = z
     filename: z
       .string()
       .nullable()
-      .meta({ description: 'The file name the client sent (only echoed back, never used)' }),
+      .meta({
+        description:
+          'The file name the client sent, cleaned as a task’s `file_name` is (only echoed back, never used as a path)',
+      }),
     error: ErrorInfoSchema,
   })
   .meta({ id: 'RejectedPhoto' });
