@@ -9,7 +9,7 @@ import { ApiKeyStore } from './auth/api-keys.ts';
 import { LoginLimiter } from './auth/login-limiter.ts';
 import { SessionStore } from './auth/sessions.ts';
 import { UserStore } from './auth/user-store.ts';
-import { BatchService } from './batches/batch-service.ts';
+import { BatchService, type StoredBatch } from './batches/batch-service.ts';
 import type { Config } from './config.ts';
 import { AckJournal } from './durability/ack-journal.ts';
 import { ReplicationBarrier } from './durability/replication-barrier.ts';
@@ -139,24 +139,38 @@ export async function composeServices(config: Config, role: Role, log: Logger): 
     maxTasks: config.MAX_BATCH_TASKS,
     maxQueueDepth: config.MAX_BATCH_QUEUE_DEPTH,
   });
-  // An album's tasks count it down; however it ends (completed, canceled, all refused), its summary
-  // goes to the batch's callback URL (else the owner's default), one event per ending.
-  tasks.onBatchTaskFinal = (task) =>
-    batches.taskEnded(task).catch((err) => log.warn('could not count down a batch', { batch_id: task.batch_id, err }));
+  // An album's tasks count it down; however it ends (completed, canceled, all refused), the script
+  // that decides it writes its event to the webhook outbox, and its summary is queued at once to the
+  // batch's callback URL (else the owner's default); the outbox relay queues the same event (the same
+  // id: once) should this process die first, with the summary read then.
+  tasks.onBatchTaskFinal = (task, ownerId) =>
+    batches
+      .taskEnded(task, ownerId)
+      .catch((err) => log.warn('could not count down a batch', { batch_id: task.batch_id, err }));
+  const batchSummary = async (batch: StoredBatch) =>
+    batches.summary(batch, { counts: await queue.counts(), workers: 0, meanInferenceMs: null });
   batches.onEnded = async (batch, ending) => {
     try {
-      const summary = await batches.summary(batch, { counts: await queue.counts(), workers: 0, meanInferenceMs: null });
       await webhooks.enqueue({
         ownerId: batch.ownerId,
         subjectId: batch.id,
         url: ending.callbackUrl,
         type: ending.type,
-        data: summary satisfies BatchWebhook['data'],
+        data: (await batchSummary(batch)) satisfies BatchWebhook['data'],
         seq: ending.seq,
+        markPending: false,
       });
     } catch (err) {
-      log.warn('could not queue the webhook of a batch', { batch_id: batch.id, type: ending.type, err });
+      log.warn('could not queue the webhook of a batch (the outbox relays it)', {
+        batch_id: batch.id,
+        type: ending.type,
+        err,
+      });
     }
+  };
+  webhooks.batchSummary = async (batchId) => {
+    const batch = await batches.find(batchId);
+    return batch ? batchSummary(batch) : null;
   };
   return {
     config,

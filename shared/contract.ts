@@ -479,10 +479,10 @@ export const RejectedPhotoSchema = z
       .int()
       .nonnegative()
       .meta({ description: 'Position among the `image` parts of its request (0-based)' }),
-    filename: z
-      .string()
-      .nullable()
-      .meta({ description: 'The file name the client sent (only echoed back, never used)' }),
+    filename: z.string().nullable().meta({
+      description:
+        'The file name the client sent, cleaned as a task’s `file_name` is (only echoed back, never used as a path)',
+    }),
     error: ErrorInfoSchema,
   })
   .meta({ id: 'RejectedPhoto' });

@@ -204,7 +204,10 @@ export class BatchService {
     rejected.sort((a, b) => a.index - b.index);
     // Every photo of this upload refused and nothing of the batch left running: it is done now.
     if (accepted.length === 0 && rejected.length > 0) {
-      const seq = (await REFUSED_ENDED.run(this.redis, [k.batch(batch.id)], [])) as number;
+      const seq = (await REFUSED_ENDED.run(this.redis, this.endingKeys(batch.id, batch.ownerId), [
+        batch.id,
+        this.ttlSeconds,
+      ])) as number;
       if (seq > 0) await this.ended(batch, 'batch.completed', seq);
     }
     return { tasks, rejected };
@@ -220,13 +223,26 @@ export class BatchService {
    * one not final while the batch is open, the batch has completed: its final event is queued.
    * Photos added later count again: the batch is then done again when they are.
    */
-  async taskEnded(task: Task & { batch_id: string }): Promise<void> {
-    const seq = (await TASK_ENDED.run(this.redis, [this.keys.batch(task.batch_id)], [])) as number;
+  async taskEnded(task: Task & { batch_id: string }, ownerId: string): Promise<void> {
+    const seq = (await TASK_ENDED.run(this.redis, this.endingKeys(task.batch_id, ownerId), [
+      task.batch_id,
+      this.ttlSeconds,
+    ])) as number;
     if (seq === 0) return;
     const batch = await this.read(task.batch_id);
     if (batch) await this.ended(batch, 'batch.completed', seq);
   }
 
+  /** The keys of the scripts that may end a batch: it owes its final event through the webhook outbox. */
+  private endingKeys(batchId: string, ownerId: string): string[] {
+    const k = this.keys;
+    return [k.batch(batchId), k.webhookUser(ownerId), k.webhookOutbox, k.webhookState(batchId)];
+  }
+
+  /**
+   * The ending's event, queued now with the summary as it is (the outbox entry the script wrote is
+   * relayed too, for the case that this process dies first: the same event id, so it is queued once).
+   */
   private async ended(batch: StoredBatch, type: BatchEnding['type'], seq: number): Promise<void> {
     const callbackUrl = await this.redis.hget(this.keys.batch(batch.id), 'callback');
     await this.onEnded?.(batch, { type, seq, callbackUrl });
@@ -299,7 +315,11 @@ export class BatchService {
 
   /** Closes the batch to new photos and cancels its queued and running tasks; finished ones stay. */
   async cancel(batch: StoredBatch): Promise<StoredBatch> {
-    const [r, seq] = (await CANCEL.run(this.redis, [this.keys.batch(batch.id)], [batch.ownerId])) as [number, number];
+    const [r, seq] = (await CANCEL.run(this.redis, this.endingKeys(batch.id, batch.ownerId), [
+      batch.ownerId,
+      batch.id,
+      this.ttlSeconds,
+    ])) as [number, number];
     if (r === -1) throw new TwinlensError('batch_not_found', `no batch ${batch.id}`);
     const closed = { ...batch, open: false };
     await this.cancelTasks(closed, await this.allTasks(batch.id));
@@ -346,6 +366,11 @@ export class BatchService {
     for (const task of tasks) {
       if (!isFinalStatus(task.status)) await this.tasks.cancel(storedTask(batch.ownerId, JSON.stringify(task)));
     }
+  }
+
+  /** The batch record, whoever owns it (for relaying its event from the outbox); null when gone. */
+  async find(id: string): Promise<StoredBatch | null> {
+    return this.read(id);
   }
 
   private async read(id: string): Promise<StoredBatch | null> {

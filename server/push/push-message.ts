@@ -29,7 +29,10 @@ export function pushMessageFor(task: Task, maxBytes = MAX_PUSH_PAYLOAD_BYTES): s
     else hi = mid - 1;
   }
   if (fits(encode(lo))) return encode(lo);
-  // Not even the bare task fits: only a very long error message can do that; shorten it.
+  // Not even the bare task fits: only a very long error message (or a long file name in a script
+  // of three bytes a character, with a long route reason) can do that; shorten them.
   const error = task.error ? { ...task.error, message: task.error.message.slice(0, 200) } : null;
-  return encode(0, { ...task, error });
+  const short: Task = { ...task, error };
+  if (task.file_name !== undefined) short.file_name = Array.from(task.file_name).slice(0, 60).join('');
+  return encode(0, short);
 }

@@ -64,7 +64,7 @@ const photoProperties = {
     type: 'array' as const,
     items: { type: 'string' as const, format: 'binary' },
     description:
-      'The photos: one `image` part each (JPEG, PNG or WebP). Each is checked on its own: one that fails is listed in `rejected` with its code, the others become tasks.',
+      'The photos: one `image` part each (JPEG, PNG or WebP). Each is checked on its own: one that fails is listed in `rejected` with its code, the others become tasks, each keeping its file name as `file_name` (cleaned; never used as a path).',
   },
 };
 const BatchForm = {

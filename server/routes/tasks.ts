@@ -57,7 +57,8 @@ const UploadForm = {
     image: {
       type: 'string' as const,
       format: 'binary',
-      description: 'JPEG, PNG or WebP; the type is read from the bytes',
+      description:
+        'JPEG, PNG or WebP; the type is read from the bytes. Its file name is kept as the task’s `file_name` (cleaned; never used as a path) and written in the exports.',
     },
     min_score: { type: 'number' as const, minimum: 0, maximum: 1, default: DEFAULT_MIN_SCORE },
     max_detections: { type: 'integer' as const, minimum: 1, maximum: 100, default: DEFAULT_MAX_DETECTIONS },

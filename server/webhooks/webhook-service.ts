@@ -15,6 +15,7 @@
  */
 import { Queue } from 'bullmq';
 import type {
+  Batch,
   Task,
   TaskWebhook,
   WebhookDelivery,
@@ -36,6 +37,13 @@ export const WEBHOOK_QUEUE = 'webhooks';
 const MAX_LOGGED_ATTEMPTS = 50;
 /** Failed attempts listed per user in GET /webhooks/settings. */
 const RECENT_FAILURES = 20;
+/** How long the relay of an album's outbox entry waits for the process that decided it to queue it. */
+const BATCH_RELAY_WAIT_MS = 10_000;
+
+/** `webhook-id`, and the job id: one per subject and event (an album's n-th ending has its own). */
+function messageIdOf(subjectId: string, type: string, seq?: number): string {
+  return `msg_${subjectId}_${type.replace(/\W/g, '_')}${seq && seq > 1 ? `_${seq}` : ''}`;
+}
 
 export interface WebhookJobData {
   ownerId: string;
@@ -58,6 +66,8 @@ export interface WebhookOptions {
 
 export class WebhookService {
   readonly queue: Queue<WebhookJobData>;
+  /** An album's summary for its event relayed from the outbox (set by server/compose.ts); null when gone. */
+  batchSummary: ((batchId: string) => Promise<Batch | null>) | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -148,7 +158,7 @@ export class WebhookService {
   }): Promise<boolean> {
     const url = ev.url ?? (await this.redis.hget(this.keys.webhookUser(ev.ownerId), 'url'));
     if (!url) return false;
-    const messageId = `msg_${ev.subjectId}_${ev.type.replace(/\W/g, '_')}${ev.seq && ev.seq > 1 ? `_${ev.seq}` : ''}`;
+    const messageId = messageIdOf(ev.subjectId, ev.type, ev.seq);
     const body = JSON.stringify({
       type: ev.type,
       timestamp: (ev.time ?? new Date()).toISOString(),
@@ -178,6 +188,7 @@ export class WebhookService {
    * relayed again, and the job id makes a second relay a no-op.
    */
   async relay(entry: Record<string, string>): Promise<void> {
+    if (entry.batch_id) return this.relayBatch(entry);
     const { task_id: taskId, owner, url, type, task: json } = entry;
     if (!taskId || !owner || !url || !type || !json) {
       this.log?.warn('webhook outbox entry without its fields; dropped', { task_id: taskId });
@@ -191,6 +202,42 @@ export class WebhookService {
       type: type as WebhookEventType,
       data: task satisfies TaskWebhook['data'],
       time: task.finished_at ? new Date(task.finished_at) : undefined,
+      markPending: false,
+    });
+  }
+
+  /**
+   * An album's ending from the outbox (written by the batch script that decided it). The process
+   * that decided it queues the same event itself, with the summary once its work is done (a cancel
+   * cancels the tasks first): this waits for that job (the same id) and is a no-op then. Only when
+   * none comes in BATCH_RELAY_WAIT_MS (that process died) is it queued from here, with the summary as
+   * it is then. A batch deleted since has no summary left: its event is dropped.
+   */
+  private async relayBatch(entry: Record<string, string>): Promise<void> {
+    const { batch_id: batchId, owner, url, type, seq } = entry;
+    if (!batchId || !owner || !url || !type) {
+      this.log?.warn('webhook outbox entry without its fields; dropped', { batch_id: batchId });
+      return;
+    }
+    const n = Number(seq) || 1;
+    const deadline = Date.now() + BATCH_RELAY_WAIT_MS;
+    while (!(await this.queue.getJob(messageIdOf(batchId, type, n)))) {
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (await this.queue.getJob(messageIdOf(batchId, type, n))) return;
+    const data = await this.batchSummary?.(batchId);
+    if (!data) {
+      this.log?.warn('the batch of an outbox entry is gone; its event is dropped', { batch_id: batchId, type });
+      return;
+    }
+    await this.enqueue({
+      ownerId: owner,
+      subjectId: batchId,
+      url,
+      type,
+      data,
+      seq: n,
       markPending: false,
     });
   }

@@ -35,6 +35,7 @@ it('"Server": upload → queued → succeeded through the events, boxes drawn, s
   const task = (await exportedTasks(page)).map((t) => TaskSchema.parse(t)).find((t) => t.task_id === id);
   expect(task?.source).toBe('server');
   expect(task?.status).toBe('succeeded');
+  expect(task?.file_name).toBe('astronaut.png'); // the photo's name, sent with it and kept by the server
   expect(['wasm', 'tensorflow']).toContain(task?.model?.backend);
   // The same task, as the server has it.
   const res = await fetch(`${ctx.sys.baseUrl}/api/v1/tasks/${id}`, {

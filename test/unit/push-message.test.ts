@@ -63,4 +63,23 @@ describe('pushMessageFor', () => {
     expect(Buffer.byteLength(json)).toBeLessThanOrEqual(MAX_PUSH_PAYLOAD_BYTES);
     expect(PushMessageSchema.parse(JSON.parse(json)).task.error?.code).toBe('inference_failed');
   });
+
+  it('a task with the longest file name, a long route reason and a long error still fits', () => {
+    const task: Task = {
+      ...taskWith([], { code: 'inference_failed', message: 'x'.repeat(5000) }),
+      file_name: '写'.repeat(255),
+      route: { chosen: 'server', reason: '理'.repeat(300), device_estimate_ms: 1, server_estimate_ms: 2 },
+    };
+    expect(Buffer.byteLength(pushMessageFor(task), 'utf8')).toBeLessThanOrEqual(MAX_PUSH_PAYLOAD_BYTES);
+    // Where even the error shortened is not enough, the file name is shortened too.
+    const limit = 2200;
+    const bare = JSON.stringify({
+      type: 'task',
+      task: { ...task, error: { ...task.error, message: 'x'.repeat(200) } },
+    });
+    expect(Buffer.byteLength(bare, 'utf8')).toBeGreaterThan(limit);
+    const text = pushMessageFor(task, limit);
+    expect(Buffer.byteLength(text, 'utf8')).toBeLessThanOrEqual(limit);
+    expect(PushMessageSchema.parse(JSON.parse(text)).task.file_name).toBe('写'.repeat(60));
+  });
 });
