@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { stringify as browserStringify } from 'csv-stringify/browser/esm/sync';
 import { stringify } from 'csv-stringify/sync';
 import * as esbuild from 'esbuild';
+import { CSV_COLUMNS } from '../shared/export/csv.ts';
 import { type CsvValue, writeCsv } from '../shared/export/csv-writer.ts';
 import { f, machine } from './lib/harness.ts';
 
@@ -36,23 +37,7 @@ const browserBuild = (rows: readonly (readonly CsvValue[])[]) => browserStringif
 // ---- rows as toCsv makes them (shared/export/csv.ts): one per detection, some names hostile ----
 const NAMES = ['IMG_0001.jpg', '=HYPERLINK("http://x").png', '+cmd.png', 'a,b "c".jpg', 'café 東京 📷.webp', '-1.png'];
 const LABELS = ['person', 'cup', 'dog', 'traffic light', 'cell phone'];
-const rows: CsvValue[][] = [
-  [
-    'task_id',
-    'file_name',
-    'status',
-    'image_width',
-    'image_height',
-    'label',
-    'category_id',
-    'score',
-    'x',
-    'y',
-    'width',
-    'height',
-    'error',
-  ],
-];
+const rows: CsvValue[][] = [[...CSV_COLUMNS]];
 for (let i = 0; i < TASKS; i++) {
   const id = `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
   for (let j = 0; j < 10; j++) {

@@ -62,16 +62,22 @@ async function openLive(page: Page): Promise<void> {
   await page.waitForSelector('#live:not([hidden])');
 }
 
+/** A browser on the app with the camera allowed and the pan playing as it, the Live view open. */
+async function openLiveOnPan(): Promise<Browser> {
+  const browser = await openApp(`${ctx.sys.baseUrl}/?backends=wasm`, {
+    webgpu: false,
+    args: fakeCamera(PAN),
+    permissions: ['camera'],
+    init: INIT,
+  });
+  await openLive(browser.page);
+  return browser;
+}
+
 describe('on the fake camera (a pan over the astronaut)', () => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await openApp(`${ctx.sys.baseUrl}/?backends=wasm`, {
-      webgpu: false,
-      args: fakeCamera(PAN),
-      permissions: ['camera'],
-      init: INIT,
-    });
-    await openLive(browser.page);
+    browser = await openLiveOnPan();
   }, SLOW);
   afterAll(async () => {
     await browser?.close();
@@ -250,13 +256,7 @@ describe('on the fake camera (a pan over the astronaut)', () => {
 describe('the detection worker lost mid-stream', () => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await openApp(`${ctx.sys.baseUrl}/?backends=wasm`, {
-      webgpu: false,
-      args: fakeCamera(PAN),
-      permissions: ['camera'],
-      init: INIT,
-    });
-    await openLive(browser.page);
+    browser = await openLiveOnPan();
   }, SLOW);
   afterAll(async () => {
     await browser?.close();
