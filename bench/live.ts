@@ -11,7 +11,9 @@
  * and the CPU the whole browser used (every Chromium process, from /proc) per minute of wall time.
  * The model's own time per pass on this machine (the status line's measurement) is printed beside
  * them: one frame in flight means detections/s ≤ 1000 / (ms per pass + drawing the frame).
- * Environment: SECONDS (measured per scenario, default 30), WARMUP (s before measuring, default 6).
+ * Environment: SECONDS (measured per scenario, default 30), WARMUP (s before measuring, default 6),
+ * THREADS=1: also the moving scene on WebAssembly's threaded build (`?backends=wasm-threads`, all cores
+ * but one, at least 2: issue 24), against the single-threaded moving run of the same bench.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -101,8 +103,9 @@ async function scenario(
   name: string,
   clip: string,
   start: boolean,
+  backends = 'wasm',
 ): Promise<Row & { msPerPass: number }> {
-  const browser = await openApp(`${baseUrl}/?backends=wasm`, {
+  const browser = await openApp(`${baseUrl}/?backends=${backends}`, {
     webgpu: false,
     args: fakeCamera(clip),
     permissions: ['camera'],
@@ -185,6 +188,9 @@ async function main(): Promise<void> {
     rows.push(await scenario(sys.baseUrl, 'idle (not started)', still, false));
     rows.push(await scenario(sys.baseUrl, 'moving (pan)', pan, true));
     rows.push(await scenario(sys.baseUrl, 'static (still)', still, true));
+    if (process.env.THREADS) {
+      rows.push(await scenario(sys.baseUrl, 'moving (pan), WebAssembly threads', pan, true, 'wasm-threads'));
+    }
     const cores = os.cpus().length;
     console.log(
       `\nLive view, headless Chromium, fake camera 480×360 at 15 fps, WebAssembly, ${cores} cores, ${SECONDS} s per scenario after ${WARMUP} s\n`,
