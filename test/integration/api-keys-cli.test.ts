@@ -83,7 +83,12 @@ describe('API keys: the CLI and the logs', () => {
       TWINLENS_API_KEY: key.secret,
     });
     expect(r.code).toBe(1);
-    expect(r.output.match(/lacks the scope tasks:write/g)).toHaveLength(2);
+    // The summary names each refused photo once, with its code (each is also reported as it happens).
+    const summary = r.output.match(/^refused: photos\/\S+ \(insufficient_scope\): .*lacks the scope tasks:write$/gm);
+    expect(summary?.sort()).toEqual([
+      'refused: photos/chelsea.png (insufficient_scope): this API key lacks the scope tasks:write',
+      'refused: photos/coffee.png (insufficient_scope): this API key lacks the scope tasks:write',
+    ]);
     expect((await session().list({ limit: 100 })).items.length).toBe(before);
   });
 
