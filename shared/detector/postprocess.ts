@@ -4,6 +4,7 @@
  * arrays: no tensors, so it is cheap, deterministic and the same on every backend and both paths.
  */
 import type { Detection } from '../contract.ts';
+import { centernetRows } from './decoders/centernet.ts';
 import type { LabelMap } from './labels.ts';
 import { labelMapFor } from './labels.ts';
 import { type InputGeometry, inputGeometry, toPicture } from './preprocess.ts';
@@ -67,8 +68,6 @@ export function finishDetections(candidates: Iterable<Candidate>, o: FinishOptio
   return out.map(({ area: _area, ...d }) => d);
 }
 
-export const ROW_LENGTH = 6;
-
 export interface DecodeOptions {
   /** Side of the square model input the coordinates refer to (512 for CenterNet). */
   inputSize: number;
@@ -83,20 +82,11 @@ export interface DecodeOptions {
 
 /** CenterNet's rows (x1, y1, x2, y2, score, COCO class) from a stretched square input: the decoder's unit-test entry. */
 export function decodeDetections(raw: ArrayLike<number>, options: DecodeOptions): Detection[] {
-  const candidates: Candidate[] = [];
-  for (let i = 0; i + ROW_LENGTH <= raw.length; i += ROW_LENGTH) {
-    candidates.push({
-      x1: raw[i] as number,
-      y1: raw[i + 1] as number,
-      x2: raw[i + 2] as number,
-      y2: raw[i + 3] as number,
-      score: raw[i + 4] as number,
-      column: Math.round(raw[i + 5] as number),
-    });
-  }
+  const labels = labelMapFor('coco80');
+  const candidates = centernetRows(raw, labels.columns);
   const size = options.inputSize;
   return finishDetections(candidates, {
-    labels: labelMapFor('coco80'),
+    labels,
     geometry: inputGeometry({ size: [size, size], resize: 'stretch' }, options.imageWidth, options.imageHeight),
     width: options.imageWidth,
     height: options.imageHeight,

@@ -18,11 +18,15 @@ export function centernetCandidates(
       `a centernet output has rows of 6 (x1, y1, x2, y2, score, class); "${out.name}" is [${out.shape.join(', ')}]`,
     );
   }
-  const raw = out.data;
+  return centernetRows(out.data, labels.columns);
+}
+
+/** Rows of 6 (x1, y1, x2, y2, score, class) → candidates; a class past the label map's columns is dropped. */
+export function centernetRows(raw: ArrayLike<number>, columns: number): Candidate[] {
   const candidates: Candidate[] = [];
   for (let i = 0; i + 6 <= raw.length; i += 6) {
     const column = Math.round(raw[i + 5] as number);
-    if (column >= labels.columns) continue;
+    if (column >= columns) continue;
     candidates.push({
       x1: raw[i] as number,
       y1: raw[i + 1] as number,
