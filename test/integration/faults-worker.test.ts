@@ -37,6 +37,8 @@ describe('worker faults', () => {
     // Another worker takes it.
     await sys.startWorker();
     expect((await waitForTask(sys.baseUrl, token, second.task_id)).status).toBe('succeeded');
+    // The worker's log line can reach us a moment after the task's status (its stdout is read in pieces).
+    await expect.poll(() => successesLogged(sys as System, second.task_id)).toBeGreaterThanOrEqual(1);
     expect([successesLogged(sys, first.task_id), successesLogged(sys, second.task_id)]).toEqual([1, 1]);
   });
 
